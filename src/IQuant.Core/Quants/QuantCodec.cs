@@ -1,0 +1,34 @@
+using IQuant.Core.Types;
+
+namespace IQuant.Core.Quants;
+
+/// <summary>
+/// Quantizes and dequantizes single rows of one ggml type. A row is <c>n</c> floats (a multiple of the
+/// type's block size) and <see cref="TypeInfo.RowSize"/> bytes, row meta (the KS types' row scale) included.
+/// Implementations are stateless and thread-safe; they never allocate per block (scratch lives on the stack
+/// or in thread-local buffers). Row-level parallelism, argument validation (NaN/Inf, imatrix length) and
+/// threading live in <see cref="RowQuantizer"/>, not here.
+/// </summary>
+public abstract class QuantCodec
+{
+    /// <summary>The type this codec writes and reads.</summary>
+    public abstract GgmlType Type { get; }
+
+    /// <summary>The type-table row of <see cref="Type"/>.</summary>
+    public TypeInfo Info => TypeTable.Get(Type);
+
+    /// <summary>A short name of the encoder variant ("default", "scalar"...), for diagnostics.</summary>
+    public virtual string Variant => "default";
+
+    /// <summary>False for dequantize-only types.</summary>
+    public virtual bool CanQuantize => true;
+
+    /// <summary>
+    /// Quantizes one row. <paramref name="imatrix"/> is empty (no importance weights) or has one
+    /// non-negative weight per column, <c>src.Length</c> of them.
+    /// </summary>
+    public abstract void QuantizeRow(ReadOnlySpan<float> src, Span<byte> dst, ReadOnlySpan<float> imatrix);
+
+    /// <summary>Dequantizes one row of <c>dst.Length</c> elements.</summary>
+    public abstract void DequantizeRow(ReadOnlySpan<byte> src, Span<float> dst);
+}
