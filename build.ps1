@@ -82,8 +82,10 @@ function Invoke-Build {
         }
     }
     Copy-Item (Join-Path $root 'src/IQuant.PowerShell/IQuant.Format.ps1xml') $bin
-    $help = Join-Path $root 'src/IQuant.PowerShell/en-US'
-    if (Test-Path $help) { Copy-Item $help $bin -Recurse }
+    # Help (MAML) is generated from the built cmdlets plus src/IQuant.PowerShell/help/*.psd1, in a child
+    # PowerShell so that this session never loads the module's assemblies.
+    Invoke-ChildPwsh @('-NoLogo', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'build/New-MamlHelp.ps1'), '-Root', $root)
+    if ($LASTEXITCODE -ne 0) { throw "Help generation failed ($LASTEXITCODE)" }
     Write-Host "Built module into $bin" -ForegroundColor Green
 }
 

@@ -1,8 +1,10 @@
 using System.Management.Automation;
 using IQuant.Core.Quants;
 using IQuant.Core.Types;
+using IQuant.PowerShell.Internal;
 
-namespace IQuant.PowerShell.Cmdlets;
+namespace IQuant.PowerShell.Cmdlets
+{
 
 /// <summary>Get-IQuantType: the ggml types IQuant knows, with their geometry and fallbacks.</summary>
 [Cmdlet(VerbsCommon.Get, "IQuantType")]
@@ -12,6 +14,7 @@ public sealed class GetIQuantTypeCommand : PSCmdlet
     /// <summary>Type names to show (wildcards); default all supported.</summary>
     [Parameter(Position = 0, ValueFromPipeline = true)]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(TypeNameCompleter))]
     public string[]? Name { get; set; }
 
     /// <summary>Also list types IQuant knows by id but cannot read or write.</summary>
@@ -32,6 +35,10 @@ public sealed class GetIQuantTypeCommand : PSCmdlet
     }
 }
 
+}
+
+namespace IQuant
+{
 /// <summary>A row of Get-IQuantType.</summary>
 public sealed class IQuantTypeInfo(TypeInfo info, bool canQuantize, bool canDequantize)
 {
@@ -48,4 +55,5 @@ public sealed class IQuantTypeInfo(TypeInfo info, bool canQuantize, bool canDequ
     public bool CanQuantize => canQuantize;
     public bool CanDequantize => canDequantize;
     public override string ToString() => Name;
+}
 }
