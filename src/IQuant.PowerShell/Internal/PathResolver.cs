@@ -32,7 +32,7 @@ internal static class PathResolver
                 }
             }
             catch (ItemNotFoundException) { NotFound(cmdlet, p); }
-            catch (DriveNotFoundException) { NotFound(cmdlet, p); }
+            catch (System.Management.Automation.DriveNotFoundException) { NotFound(cmdlet, p); }
             catch (ProviderNotFoundException) { NotFileSystem(cmdlet, p); }
         }
         return result;
