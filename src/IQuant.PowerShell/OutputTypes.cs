@@ -95,3 +95,46 @@ public sealed class GgufTensor
         ShardPath = t.ShardPath,
     };
 }
+
+/// <summary>One tensor of a ConvertTo-IQuant run (or of its -WhatIf plan).</summary>
+public sealed class IQuantTensorResult
+{
+    public required string Name { get; init; }
+    public required string SourceType { get; init; }
+    public required string TargetType { get; init; }
+    public long SourceBytes { get; init; }
+    public long ResultBytes { get; init; }
+    public long Elements { get; init; }
+    public double Bpw => Elements == 0 ? 0 : 8.0 * ResultBytes / Elements;
+    /// <summary>Root mean square of (dequantized − source); 0 for copied tensors and in -WhatIf plans.</summary>
+    public double Rmse { get; init; }
+    /// <summary>‖dequantized − source‖ / ‖source‖.</summary>
+    public double RelativeError { get; init; }
+    public TimeSpan Time { get; init; }
+    /// <summary>True when the tensor was quantized, false when its bytes were copied.</summary>
+    public bool Quantized { get; init; }
+    /// <summary>False in -WhatIf plans.</summary>
+    public bool Written { get; init; }
+    /// <summary>Why this type was chosen (recipe rule, override, fallback).</summary>
+    public string? Reason { get; init; }
+    public required string Source { get; init; }
+    public override string ToString() => $"{Name}: {SourceType} -> {TargetType}";
+}
+
+/// <summary>The written file of a ConvertTo-IQuant run (or the totals of its -WhatIf plan).</summary>
+public sealed class IQuantFileResult
+{
+    /// <summary>The output file (first shard for split output).</summary>
+    public required string Path { get; init; }
+    public required string[] Paths { get; init; }
+    public required string Source { get; init; }
+    /// <summary>Bytes on disk (all shards); in -WhatIf plans, the tensor data size.</summary>
+    public long Size { get; init; }
+    public double Bpw { get; init; }
+    public int Tensors { get; init; }
+    public int QuantizedTensors { get; init; }
+    public string? FileType { get; init; }
+    public TimeSpan Time { get; init; }
+    public bool Written { get; init; }
+    public override string ToString() => Path;
+}
