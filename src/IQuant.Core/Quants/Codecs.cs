@@ -11,6 +11,8 @@ public static class Codecs
     [
         // CODEC-LIST (keep one entry per line; merged from several branches)
         new Iq4KsCodec(),
+        new Iq3KsCodec(),
+        new Iq5KsCodec(),
     ];
 
     private static readonly FrozenDictionary<GgmlType, QuantCodec> s_default =

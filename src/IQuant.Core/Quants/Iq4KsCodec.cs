@@ -32,10 +32,19 @@ public sealed class Iq4KsCodec : QuantCodec
 
         dst.Clear();
         float amax = 0;
-        for (int i = 0; i < nsub; i++) amax = MathF.Max(amax, MathF.Abs(s.Scales[i]));
+        for (int i = 0; i < nsub; i++)
+        {
+            float a = MathF.Abs(s.Scales[i]);
+            if (a > amax) amax = a;
+        }
         float dRow = amax / 127;
         KsMath.WriteF32(dst, dRow);
-        if (dRow == 0) return;
+        if (dRow == 0)
+        {
+            for (int i = 0; i < nsub; i++)
+                if (s.Shifted[i]) dst[4 + BlockBytes * (i >> 3) + (i & 7)] = 1;
+            return;
+        }
         float id = 1 / dRow;
         float sumqx = 0, sumq2 = 0;
         var blocks = dst[4..];
