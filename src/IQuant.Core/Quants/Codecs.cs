@@ -13,6 +13,8 @@ public static class Codecs
         new Iq4KsCodec(),
         new Iq3KsCodec(),
         new Iq5KsCodec(),
+        new Iq2KsCodec(),
+        new Iq2KsCodec(scalarPath: true),
     ];
 
     private static readonly FrozenDictionary<GgmlType, QuantCodec> s_default =
