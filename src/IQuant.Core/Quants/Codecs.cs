@@ -15,6 +15,7 @@ public static class Codecs
         new Iq5KsCodec(),
         new Iq2KsCodec(),
         new Iq2KsCodec(scalarPath: true),
+        new Iq4KssCodec(),
     ];
 
     private static readonly FrozenDictionary<GgmlType, QuantCodec> s_default =
