@@ -10,6 +10,12 @@ public static class Codecs
     private static readonly QuantCodec[] s_all =
     [
         // CODEC-LIST (keep one entry per line; merged from several branches)
+        new Iq4KsCodec(),
+        new Iq3KsCodec(),
+        new Iq5KsCodec(),
+        new Iq2KsCodec(),
+        new Iq2KsCodec(scalarPath: true),
+        new Iq4KssCodec(),
     ];
 
     private static readonly FrozenDictionary<GgmlType, QuantCodec> s_default =

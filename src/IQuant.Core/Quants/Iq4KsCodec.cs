@@ -1,0 +1,103 @@
+using IQuant.Core.Types;
+
+namespace IQuant.Core.Quants;
+
+/// <summary>
+/// IQ4_KS (spec §3.8, §4.7): f32 row scale, then per 256 values 8 scale bytes (bit 0 = shifted table, bits 1..7 =
+/// odd scale) and 128 bytes of 4-bit iq4k indices.
+/// </summary>
+public sealed class Iq4KsCodec : QuantCodec
+{
+    private const int BlockBytes = 136;
+
+    /// <inheritdoc/>
+    public override GgmlType Type => GgmlType.IQ4_KS;
+
+    /// <inheritdoc/>
+    public override void QuantizeRow(ReadOnlySpan<float> x, Span<byte> dst, ReadOnlySpan<float> imatrix)
+    {
+        int n = x.Length, nsub = n / 32;
+        var level = SimdPolicy.Current;
+        var s = KsScratch.Get(n);
+        ReadOnlySpan<float> qw = default;
+        if (!imatrix.IsEmpty)
+        {
+            KsBlocks.PrepareImatrix(x, imatrix, s.Qw);
+            qw = s.Qw.AsSpan(0, n);
+        }
+        var w = s.W.AsSpan(0, n);
+        KsBlocks.PrepareRow(x, qw, KsSigma.Two, KsNoImatrixWeight.Square, w, s.Max, s.Amax, default);
+        var tab = KsTable.Iq4;
+        KsSearch.ScanRow(tab, x, w, s.Max, s.Amax, 7, false, s.Scales, s.Shifted, level);
+
+        dst.Clear();
+        float amax = 0;
+        for (int i = 0; i < nsub; i++)
+        {
+            float a = MathF.Abs(s.Scales[i]);
+            if (a > amax) amax = a;
+        }
+        float dRow = amax / 127;
+        KsMath.WriteF32(dst, dRow);
+        if (dRow == 0)
+        {
+            for (int i = 0; i < nsub; i++)
+                if (s.Shifted[i]) dst[4 + BlockBytes * (i >> 3) + (i & 7)] = 1;
+            return;
+        }
+        float id = 1 / dRow;
+        float sumqx = 0, sumq2 = 0;
+        var blocks = dst[4..];
+        for (int i = 0; i < nsub; i++)
+        {
+            var blk = blocks.Slice(BlockBytes * (i >> 3), BlockBytes);
+            int ib = i & 7;
+            bool sh = s.Shifted[i];
+            var T = tab.ValuesI(sh);
+            int u = Math.Clamp(KsMath.NearestInt(0.5f * ((id * s.Scales[i]) + 127f)), 0, 127) << 1;
+            blk[ib] = (byte)(u | (sh ? 1 : 0));
+            int l = u - 127;
+            float dl = dRow * l;
+            float idl = 1 / dl;
+            var xs = x.Slice(32 * i, 32);
+            var ws = w.Slice(32 * i, 32);
+            var qs = blk.Slice(8 + 16 * ib, 16);
+            for (int j = 0; j < 16; j++)
+            {
+                int i1 = tab.Bi(T, idl * xs[j]);
+                int i2 = tab.Bi(T, idl * xs[j + 16]);
+                qs[j] = (byte)(i1 | (i2 << 4));
+                float q1 = T[i1] * l;
+                float q2 = T[i2] * l;
+                sumqx = sumqx + (((ws[j] * q1) * xs[j]) + ((ws[j + 16] * q2) * xs[j + 16]));
+                sumq2 = sumq2 + (((ws[j] * q1) * q1) + ((ws[j + 16] * q2) * q2));
+            }
+        }
+        if (sumq2 > 0) KsMath.WriteF32(dst, sumqx / sumq2);
+    }
+
+    /// <inheritdoc/>
+    public override void DequantizeRow(ReadOnlySpan<byte> src, Span<float> y)
+    {
+        float d = KsMath.ReadF32(src);
+        var tab = KsTable.Iq4;
+        int nsub = y.Length / 32;
+        Span<float> lut = stackalloc float[16];
+        for (int i = 0; i < nsub; i++)
+        {
+            var blk = src.Slice(4 + BlockBytes * (i >> 3), BlockBytes);
+            int ib = i & 7;
+            int b = blk[ib];
+            float dl = d * ((b & 254) - 127);
+            var T = tab.Values((b & 1) != 0);
+            for (int k = 0; k < 16; k++) lut[k] = dl * T[k];
+            var qs = blk.Slice(8 + 16 * ib, 16);
+            var ys = y.Slice(32 * i, 32);
+            for (int j = 0; j < 16; j++)
+            {
+                ys[j] = lut[qs[j] & 15];
+                ys[j + 16] = lut[qs[j] >> 4];
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+using IQuant.Core.Types;
+
+namespace IQuant.Core.Quants;
+
+/// <summary>
+/// IQ5_KS (spec §3.10, §4.10): f32 row scale, then per 256 values 8 scale bytes (as IQ4_KS), 128 bytes of low
+/// nibbles and 32 bytes of 5th index bits.
+/// </summary>
+public sealed class Iq5KsCodec : QuantCodec
+{
+    private const int BlockBytes = 168;
+
+    /// <inheritdoc/>
+    public override GgmlType Type => GgmlType.IQ5_KS;
+
+    /// <inheritdoc/>
+    public override void QuantizeRow(ReadOnlySpan<float> x, Span<byte> dst, ReadOnlySpan<float> imatrix)
+    {
+        int n = x.Length, nsub = n / 32;
+        var level = SimdPolicy.Current;
+        var s = KsScratch.Get(n);
+        ReadOnlySpan<float> qw = default;
+        if (!imatrix.IsEmpty)
+        {
+            KsBlocks.PrepareImatrix(x, imatrix, s.Qw);
+            qw = s.Qw.AsSpan(0, n);
+        }
+        var w = s.W.AsSpan(0, n);
+        KsBlocks.PrepareRow(x, qw, KsSigma.Two, KsNoImatrixWeight.Square, w, s.Max, s.Amax, default);
+        var tab = KsTable.Iq5;
+        KsSearch.ScanRow(tab, x, w, s.Max, s.Amax, 5, false, s.Scales, s.Shifted, level);
+
+        dst.Clear();
+        float amax = 0;
+        for (int i = 0; i < nsub; i++)
+        {
+            float a = MathF.Abs(s.Scales[i]);
+            if (a > amax) amax = a;
+        }
+        float dRow = amax / 127;
+        KsMath.WriteF32(dst, dRow);
+        if (dRow == 0)
+        {
+            for (int i = 0; i < nsub; i++)
+                if (s.Shifted[i]) dst[4 + BlockBytes * (i >> 3) + (i & 7)] = 1;
+            return;
+        }
+        float id = 1 / dRow;
+        float sumqx = 0, sumq2 = 0;
+        var blocks = dst[4..];
+        for (int i = 0; i < nsub; i++)
+        {
+            var blk = blocks.Slice(BlockBytes * (i >> 3), BlockBytes);
+            int ib = i & 7;
+            bool sh = s.Shifted[i];
+            var T = tab.ValuesI(sh);
+            int u = Math.Clamp(KsMath.NearestInt(0.5f * ((id * s.Scales[i]) + 127f)), 0, 127) << 1;
+            blk[ib] = (byte)(u | (sh ? 1 : 0));
+            int l = u - 127;
+            float dl = dRow * l;
+            float idl = 1 / dl;
+            var xs = x.Slice(32 * i, 32);
+            var ws = w.Slice(32 * i, 32);
+            var qs = blk.Slice(8 + 32 * (ib >> 1), 32);
+            var qh = blk.Slice(136, 32);
+            int nsh = 4 * (ib & 1);
+            for (int j = 0; j < 32; j++)
+            {
+                int k = tab.Bi(T, idl * xs[j]);
+                qs[j] |= (byte)((k & 15) << nsh);
+                qh[j] |= (byte)((k >> 4) << ib);
+                float q = T[k] * l;
+                float wq = ws[j] * q;
+                sumqx = sumqx + wq * xs[j];
+                sumq2 = sumq2 + wq * q;
+            }
+        }
+        if (sumq2 > 0) KsMath.WriteF32(dst, sumqx / sumq2);
+    }
+
+    /// <inheritdoc/>
+    public override void DequantizeRow(ReadOnlySpan<byte> src, Span<float> y)
+    {
+        float d = KsMath.ReadF32(src);
+        var tab = KsTable.Iq5;
+        int nsub = y.Length / 32;
+        Span<float> lut = stackalloc float[32];
+        for (int i = 0; i < nsub; i++)
+        {
+            var blk = src.Slice(4 + BlockBytes * (i >> 3), BlockBytes);
+            int ib = i & 7;
+            int b = blk[ib];
+            float dl = d * ((b & 254) - 127);
+            var T = tab.Values((b & 1) != 0);
+            for (int k = 0; k < 32; k++) lut[k] = dl * T[k];
+            var qs = blk.Slice(8 + 32 * (ib >> 1), 32);
+            var qh = blk.Slice(136, 32);
+            int nsh = 4 * (ib & 1);
+            var ys = y.Slice(32 * i, 32);
+            for (int j = 0; j < 32; j++)
+                ys[j] = lut[((qs[j] >> nsh) & 15) | (((qh[j] >> ib) & 1) << 4)];
+        }
+    }
+}
