@@ -10,6 +10,7 @@ public static class Codecs
     private static readonly QuantCodec[] s_all =
     [
         // CODEC-LIST (keep one entry per line; merged from several branches)
+        new Iq2KCodec(),
     ];
 
     private static readonly FrozenDictionary<GgmlType, QuantCodec> s_default =
