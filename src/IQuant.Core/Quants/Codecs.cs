@@ -10,6 +10,12 @@ public static class Codecs
     private static readonly QuantCodec[] s_all =
     [
         // CODEC-LIST (keep one entry per line; merged from several branches)
+        new Q8_0Codec(),
+        new Q4_0Codec(),
+        new Q4_1Codec(),
+        new Q5_0Codec(),
+        new Q5_1Codec(),
+        new Q6_0Codec(),
     ];
 
     private static readonly FrozenDictionary<GgmlType, QuantCodec> s_default =
