@@ -16,6 +16,8 @@ public static class Codecs
         new Q5_0Codec(),
         new Q5_1Codec(),
         new Q6_0Codec(),
+        new Iq4NlCodec(),
+        new Iq4XsCodec(),
     ];
 
     private static readonly FrozenDictionary<GgmlType, QuantCodec> s_default =
