@@ -17,6 +17,14 @@ public static class Codecs
         new Iq2KsCodec(scalarPath: true),
         new Iq4KssCodec(),
         new Iq2KCodec(),
+        new Q8_0Codec(),
+        new Q4_0Codec(),
+        new Q4_1Codec(),
+        new Q5_0Codec(),
+        new Q5_1Codec(),
+        new Q6_0Codec(),
+        new Iq4NlCodec(),
+        new Iq4XsCodec(),
     ];
 
     private static readonly FrozenDictionary<GgmlType, QuantCodec> s_default =

@@ -1,0 +1,35 @@
+namespace IQuant.Core.Quants;
+
+/// <summary>Dispatch of make_qx_quants (§2.1) to the SIMD or scalar implementation.</summary>
+internal static unsafe class QxKernels
+{
+    /// <summary>make_qx_quants(n, nmax, x, L, 1, w) with explicit weights.</summary>
+    public static float MakeQx(int n, int nmax, float* x, byte* L, float* w, SimdLevel level) =>
+        BaselineHelpers.MakeQx(n, nmax, x, L, w);
+}
+
+/// <summary>Dispatch of make_qkx2/make_qkx3 (§2.3, §2.4).</summary>
+internal static unsafe class KxKernels
+{
+    /// <summary>make_qkx3_quants (use_mad = false).</summary>
+    public static float MakeQkx3(int n, int nmax, float* x, float* w, byte* L, out float theMin, float rmin, float rdelta, int nstep, SimdLevel level) =>
+        BaselineHelpers.MakeQkx3(n, nmax, x, w, L, out theMin, rmin, rdelta, nstep);
+
+    /// <summary>make_qkx2_quants.</summary>
+    public static float MakeQkx2(int n, int nmax, float* x, float* w, byte* L, out float theMin, float rmin, float rdelta, int nstep, bool useMad, SimdLevel level) =>
+        BaselineHelpers.MakeQkx2(n, nmax, x, w, L, out theMin, rmin, rdelta, nstep, useMad);
+}
+
+/// <summary>Dispatch of the IQ4 sub-block search (§2.7).</summary>
+internal static unsafe class Iq4Kernels
+{
+    /// <summary>The §2.7 search over one block of 32.</summary>
+    public static float Search(float* x, float* w, SimdLevel level) => BaselineHelpers.Iq4Search(x, w);
+
+    /// <summary>qs[j] = BI4(id·x_j) | BI4(id·x_{j+16}) &lt;&lt; 4 for one block of 32.</summary>
+    public static void Levels32(float* x, float id, byte* qs, SimdLevel level)
+    {
+        for (int j = 0; j < 16; j++)
+            qs[j] = (byte)(BaselineHelpers.Bi4(id * x[j]) | (BaselineHelpers.Bi4(id * x[j + 16]) << 4));
+    }
+}
