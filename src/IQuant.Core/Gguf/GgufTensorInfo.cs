@@ -64,7 +64,7 @@ public sealed class GgufTensorInfo
     public ulong Offset { get; }
 
     /// <summary>Absolute byte offset of the data in its shard file.</summary>
-    public long FileOffset { get; }
+    public long FileOffset { get; internal set; }
 
     /// <summary>0-based shard that holds the tensor (0 for single files).</summary>
     public int ShardIndex { get; }
