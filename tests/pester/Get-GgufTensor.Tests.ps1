@@ -1,3 +1,8 @@
+BeforeDiscovery {
+    Import-Module (Join-Path $PSScriptRoot '../../IQuant.psd1') -Force
+    $cmdlets = Get-Command -Module IQuant -CommandType Cmdlet | ForEach-Object { @{ Name = $_.Name } }
+}
+
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../../IQuant.psd1') -Force
     $demo = Join-Path $PSScriptRoot '../../models/iquant-demo-f16.gguf'
@@ -66,9 +71,7 @@ Describe 'Get-GgufMetadata' {
 }
 
 Describe 'Help' {
-    It '<Name> has a synopsis, an example and a description of every parameter' -ForEach @(
-        Get-Command -Module IQuant -CommandType Cmdlet | ForEach-Object { @{ Name = $_.Name } }
-    ) {
+    It '<Name> has a synopsis, an example and a description of every parameter' -ForEach $cmdlets {
         $h = Get-Help $Name -Full
         $h.Synopsis | Should -Not -BeNullOrEmpty
         $h.Synopsis | Should -Not -Be $Name
