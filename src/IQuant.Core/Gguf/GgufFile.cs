@@ -131,9 +131,10 @@ public sealed unsafe class GgufFile : IDisposable
             next += s.Tensors.Count;
             long sno = SplitInt(s, SplitKeys.No);
             long scount = SplitInt(s, SplitKeys.Count);
-            if (sno != k || scount != count)
+            long stotal = SplitInt(s, SplitKeys.TensorsCount);
+            if (sno != k || scount != count || stotal != totalTensors)
                 throw new GgufFormatException(GgufErrorIds.SplitMismatch, sp, null,
-                    $"'{sp}' has split.no = {sno} and split.count = {scount}; expected {k} and {count}.");
+                    $"'{sp}' has split.no = {sno}, split.count = {scount}, split.tensors.count = {stotal}; expected {k}, {count}, {totalTensors}.");
         }
         if (next != totalTensors)
             throw new GgufFormatException(GgufErrorIds.SplitMismatch, path, null,
