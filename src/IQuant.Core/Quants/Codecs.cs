@@ -11,6 +11,10 @@ public static class Codecs
     [
         // CODEC-LIST (keep one entry per line; merged from several branches)
         new Iq2KCodec(),
+        new Iq3KCodec(),
+        new Iq4KCodec(),
+        new Iq5KCodec(),
+        new Iq6KCodec(),
     ];
 
     private static readonly FrozenDictionary<GgmlType, QuantCodec> s_default =
