@@ -25,6 +25,10 @@ public static class Codecs
         new Q6_0Codec(),
         new Iq4NlCodec(),
         new Iq4XsCodec(),
+        new Iq3KCodec(),
+        new Iq4KCodec(),
+        new Iq5KCodec(),
+        new Iq6KCodec(),
     ];
 
     private static readonly FrozenDictionary<GgmlType, QuantCodec> s_default =
