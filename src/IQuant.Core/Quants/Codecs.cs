@@ -16,6 +16,7 @@ public static class Codecs
         new Iq2KsCodec(),
         new Iq2KsCodec(scalarPath: true),
         new Iq4KssCodec(),
+        new Iq2KlCodec(),
     ];
 
     private static readonly FrozenDictionary<GgmlType, QuantCodec> s_default =
