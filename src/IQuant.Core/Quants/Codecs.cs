@@ -29,6 +29,7 @@ public static class Codecs
         new Iq4KCodec(),
         new Iq5KCodec(),
         new Iq6KCodec(),
+        new Iq2KlCodec(),
     ];
 
     private static readonly FrozenDictionary<GgmlType, QuantCodec> s_default =
