@@ -18,6 +18,11 @@ public static class Codecs
         new Q6_0Codec(),
         new Iq4NlCodec(),
         new Iq4XsCodec(),
+        new Q2_KCodec(),
+        new Q3_KCodec(),
+        new Q4_KCodec(),
+        new Q5_KCodec(),
+        new Q6_KCodec(),
     ];
 
     private static readonly FrozenDictionary<GgmlType, QuantCodec> s_default =
