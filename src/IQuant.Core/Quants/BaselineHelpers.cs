@@ -82,9 +82,31 @@ internal static unsafe class BaselineHelpers
         return amax;
     }
 
-    /// <summary>Stores an fp16 scale (round to nearest even).</summary>
+    /// <summary>
+    /// Stores an fp16 block scale (round to nearest even). A scale that is Inf or NaN in fp16 throws
+    /// <see cref="QuantizationInputException"/>: ik_llama.cpp would write it and then reject the data
+    /// (<c>ggml_validate_row_data</c>, "quantized data validation failed"), formats-baseline.md §14.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void StoreHalf(byte* p, float v) => Unsafe.WriteUnaligned(p, Fp16.FromFloat(v));
+    public static void StoreHalf(byte* p, float v)
+    {
+        ushort h = Fp16.FromFloat(v);
+        if ((h & 0x7C00) == 0x7C00) ThrowBadScale(v);
+        Unsafe.WriteUnaligned(p, h);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowBadScale(float v) =>
+        throw new QuantizationInputException("QuantizedScaleNotFinite",
+            $"A block scale of {v} does not fit in fp16 (values too large, or importance weights that are all zero over a block); " +
+            "ik_llama.cpp's llama-quantize rejects such data ('quantized data validation failed').");
+
+    /// <summary>Throws the error ik_llama.cpp raises (as an abort or a validation failure) for a NaN super-block scale.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    public static void ThrowZeroImatrixBlock(string type) =>
+        throw new QuantizationInputException("ImatrixBlockAllZero",
+            $"{type}: the importance weights of a 256-column super-block are all zero (or weight only columns that quantize to 0), " +
+            "which makes the super-block scale 0/0 = NaN; ik_llama.cpp aborts or rejects such data. Fix the imatrix (or quantize without it).");
 
     /// <summary>Reads an fp16 scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

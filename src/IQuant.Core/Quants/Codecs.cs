@@ -30,6 +30,11 @@ public static class Codecs
         new Iq5KCodec(),
         new Iq6KCodec(),
         new Iq2KlCodec(),
+        new Q2_KCodec(),
+        new Q3_KCodec(),
+        new Q4_KCodec(),
+        new Q5_KCodec(),
+        new Q6_KCodec(),
     ];
 
     private static readonly FrozenDictionary<GgmlType, QuantCodec> s_default =

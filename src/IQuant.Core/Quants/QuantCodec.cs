@@ -29,6 +29,23 @@ public abstract class QuantCodec
     /// </summary>
     public abstract void QuantizeRow(ReadOnlySpan<float> src, Span<byte> dst, ReadOnlySpan<float> imatrix);
 
+    /// <summary>
+    /// How many consecutive rows the reference quantizes as one unit ("chunk") when a row's bytes can depend on its
+    /// neighbours (only Q2_K without imatrix, formats-baseline.md §1/§9.1). 1, the default, means rows are independent.
+    /// </summary>
+    public virtual int ChunkRows(int nPerRow, bool hasImatrix) => 1;
+
+    /// <summary>
+    /// Quantizes consecutive rows (<c>src.Length / nPerRow</c> of them) that form one reference chunk. The default
+    /// quantizes each row on its own with <see cref="QuantizeRow"/>.
+    /// </summary>
+    public virtual void QuantizeChunk(ReadOnlySpan<float> src, int nPerRow, Span<byte> dst, ReadOnlySpan<float> imatrix)
+    {
+        int rowBytes = checked((int)Info.RowSize(nPerRow));
+        for (int r = 0; r < src.Length / nPerRow; r++)
+            QuantizeRow(src.Slice(r * nPerRow, nPerRow), dst.Slice(r * rowBytes, rowBytes), imatrix);
+    }
+
     /// <summary>Dequantizes one row of <c>dst.Length</c> elements.</summary>
     public abstract void DequantizeRow(ReadOnlySpan<byte> src, Span<float> dst);
 }

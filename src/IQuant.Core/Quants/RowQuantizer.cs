@@ -77,14 +77,28 @@ public static class RowQuantizer
         int rowBytes = checked((int)codec.Info.RowSize(nPerRow));
         if (dst.Length < rows * rowBytes)
             throw new ArgumentException($"Destination has {dst.Length} bytes; {rows * rowBytes} needed.", nameof(dst));
+        int chunk = Math.Max(1, codec.ChunkRows(nPerRow, !imatrix.IsEmpty));
         fixed (float* ps = src) fixed (float* pw = imatrix) fixed (byte* pd = dst)
         {
             float* s = ps; float* w = pw; byte* d = pd; int wl = imatrix.Length;
-            ForRows(rows, threads, cancellationToken, r =>
+            if (chunk == 1)
             {
-                codec.QuantizeRow(new ReadOnlySpan<float>(s + r * nPerRow, nPerRow),
-                    new Span<byte>(d + r * rowBytes, rowBytes), new ReadOnlySpan<float>(w, wl));
-            });
+                ForRows(rows, threads, cancellationToken, r =>
+                {
+                    codec.QuantizeRow(new ReadOnlySpan<float>(s + r * nPerRow, nPerRow),
+                        new Span<byte>(d + r * rowBytes, rowBytes), new ReadOnlySpan<float>(w, wl));
+                });
+            }
+            else
+            {
+                // Row-dependent encoders (Q2_K without imatrix): chunks of `chunk` consecutive rows, as llama-quantize.
+                ForRows((rows + chunk - 1) / chunk, threads, cancellationToken, c =>
+                {
+                    long r0 = c * chunk, nr = Math.Min(chunk, rows - r0);
+                    codec.QuantizeChunk(new ReadOnlySpan<float>(s + r0 * nPerRow, checked((int)(nr * nPerRow))), nPerRow,
+                        new Span<byte>(d + r0 * rowBytes, checked((int)(nr * rowBytes))), new ReadOnlySpan<float>(w, wl));
+                });
+            }
         }
     }
 
@@ -115,14 +129,22 @@ public static class RowQuantizer
         }
         long next = -1;
         var opts = new ParallelOptions { MaxDegreeOfParallelism = n, CancellationToken = ct };
-        Parallel.For(0, n, opts, _ =>
+        try
         {
-            long r;
-            while ((r = Interlocked.Increment(ref next)) < rows)
+            Parallel.For(0, n, opts, _ =>
             {
-                ct.ThrowIfCancellationRequested();
-                body(r);
-            }
-        });
+                long r;
+                while ((r = Interlocked.Increment(ref next)) < rows)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    body(r);
+                }
+            });
+        }
+        catch (AggregateException ae) when (ae.InnerExceptions.Count > 0 && ae.InnerExceptions.All(e => e is QuantizationInputException))
+        {
+            // Surface input errors found by a codec (e.g. a scale that overflows fp16) as themselves.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ae.InnerExceptions[0]).Throw();
+        }
     }
 }
