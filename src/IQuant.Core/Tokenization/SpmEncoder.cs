@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -75,6 +76,7 @@ internal sealed class SpmEncoder
             ArrayPool<Bigram>.Shared.Return(_heap);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(List<int> output)
         {
             string text = _text;
@@ -123,6 +125,7 @@ internal sealed class SpmEncoder
             }
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void TryAdd(int left, int right)
         {
             if (left < 0 || right < 0) return;
@@ -134,6 +137,7 @@ internal sealed class SpmEncoder
         // Max-heap: higher score first; on equal scores the smaller left index (leftmost pair) first.
         private static bool Before(in Bigram a, in Bigram b) => a.Score > b.Score || (a.Score == b.Score && a.Left < b.Left);
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Push(Bigram item)
         {
             if (_heapCount == _heap.Length)
@@ -155,6 +159,7 @@ internal sealed class SpmEncoder
             heap[i] = item;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private Bigram Pop()
         {
             var heap = _heap;
