@@ -84,6 +84,13 @@ public sealed class ComputePool : IDisposable
     /// <summary>Runs <paramref name="body"/>(start, end) over [0, <paramref name="count"/>) in chunks that are multiples of <paramref name="grain"/>.</summary>
     public void For(int count, Action<int, int> body, int grain = 1)
     {
+        ArgumentNullException.ThrowIfNull(body);
+        if (count <= 0) return;
+        if (Threads == 1 || count <= grain || t_inside != null)
+        {
+            body(0, count);
+            return;
+        }
         lock (_callLock)
         {
             _actionJob.Body = body;
