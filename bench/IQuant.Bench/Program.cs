@@ -1,6 +1,9 @@
 using BenchmarkDotNet.Running;
 
-// Run all or some benchmarks: dotnet run -c Release --project bench/IQuant.Bench -- --filter '*Quantize*'
+// Micro-benchmarks (BenchmarkDotNet): dotnet run -c Release --project bench/IQuant.Bench -- --filter '*Quantize*'
+// Whole-model runs (one process each, peak working set): ... -- quantize-model <model|synthetic-f32|synthetic-f16> <FTYPE> [threads]
+if (args.Length > 0 && args[0] == "quantize-model") return IQuant.Bench.ModelQuantizeRun.Main(args);
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+return 0;
 
 public partial class Program;
