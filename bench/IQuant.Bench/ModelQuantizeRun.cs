@@ -12,7 +12,7 @@ namespace IQuant.Bench;
 /// </summary>
 public static class ModelQuantizeRun
 {
-    public static int Main(string[] args)
+    public static int Run(string[] args)
     {
         string model = args[1] switch
         {

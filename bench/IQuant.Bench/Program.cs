@@ -2,7 +2,7 @@ using BenchmarkDotNet.Running;
 
 // Micro-benchmarks (BenchmarkDotNet): dotnet run -c Release --project bench/IQuant.Bench -- --filter '*Quantize*'
 // Whole-model runs (one process each, peak working set): ... -- quantize-model <model|synthetic-f32|synthetic-f16> <FTYPE> [threads]
-if (args.Length > 0 && args[0] == "quantize-model") return IQuant.Bench.ModelQuantizeRun.Main(args);
+if (args.Length > 0 && args[0] == "quantize-model") return IQuant.Bench.ModelQuantizeRun.Run(args);
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;
 
