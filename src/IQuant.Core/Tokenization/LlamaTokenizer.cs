@@ -114,7 +114,7 @@ public sealed class LlamaTokenizer
         }
 
         // ---- special token ids from the metadata (ignored when out of range, as llama.cpp does) ----
-        int Pick(int? value, int fallback) => value is { } v && v >= 0 && v < n ? v : fallback;
+        int Pick(int? value, int fallback) => value is { } v && v >= 0 && v < n ? v : fallback < n ? fallback : -1;
         bos = Pick(vocabulary.BosTokenId, bos);
         eos = Pick(vocabulary.EosTokenId, eos);
         unk = Pick(vocabulary.UnknownTokenId, unk);
@@ -177,7 +177,8 @@ public sealed class LlamaTokenizer
             // o200k_harmony / solar-open: <|end|> is not end-of-generation there.
             bool Has(string s) => _eog.Any(id => _texts[id] == s);
             int endId = _eog.FirstOrDefault(id => _texts[id] == "<|end|>", -1);
-            if (endId >= 0 && ((Has("<|return|>") && Has("<|call|>")) || ((Has("<|call|>") || Has("<|calls|>")) && Has("<|flush|>"))))
+            bool hasCall = Has("<|call|>") || Has("<|calls|>");
+            if (endId >= 0 && ((Has("<|return|>") && hasCall) || (hasCall && Has("<|flush|>"))))
             {
                 _eog.Remove(endId);
                 _attrs[endId] = LlamaTokenAttributes.UserDefined;

@@ -51,7 +51,7 @@ public class DemoModelTokenizationTests
         proc.Refresh();
         var cpu = proc.TotalProcessorTime - cpu0;
         Assert.Equal(64_900, ids.Count);
-        Assert.True(cpu < TimeSpan.FromSeconds(0.5),
+        Assert.True(cpu < TimeSpan.FromSeconds(1),
             $"tokenizing eval-public.txt took {cpu.TotalMilliseconds:F0} ms CPU ({sw.Elapsed.TotalMilliseconds:F0} ms wall)");
         TestContext.Current.TestOutputHelper?.WriteLine(
             $"eval-public.txt: {ids.Count} tokens, {cpu.TotalMilliseconds:F0} ms CPU, {sw.Elapsed.TotalMilliseconds:F0} ms wall");
