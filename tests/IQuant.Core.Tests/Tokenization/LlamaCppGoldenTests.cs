@@ -5,8 +5,8 @@ using IQuant.Core.Tokenization;
 namespace IQuant.Core.Tests.Tokenization;
 
 /// <summary>
-/// Compares with output recorded from llama.cpp's own tokenizer code (ik_llama.cpp 8337e4cd), see
-/// tests/tools/llamacpp-tokenizer-harness: word splits for every supported pre-type (including llama3 and
+/// Compares with output recorded from llama.cpp's own tokenizer code (ik_llama.cpp 8337e4cd, run outside this
+/// repository; only its outputs are kept, in Data/): word splits for every supported pre-type (including llama3 and
 /// qwen2, which have no vocab file here), and full tokenize/detokenize with special-token parsing on and off.
 /// </summary>
 public class LlamaCppGoldenTests
