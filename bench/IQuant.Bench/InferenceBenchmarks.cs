@@ -12,7 +12,7 @@ namespace IQuant.Bench;
 /// pp = one batch of N prompt tokens from an empty cache; tg = N tokens decoded one by one from an empty cache.
 /// Models: the demo model (F16 and quantized reference files from the shared folder) and a synthetic ~0.84 B llama
 /// (n_embd 2048, n_ff 5632, 16 layers, 32 heads, 4 KV heads, vocab 32000; random weights written in F16 by
-/// <see cref="SyntheticModel"/>, then quantized by IQuant with llama-quantize's recipes to Q8_0 / IQ4_KS / IQ2_KS).
+/// <see cref="IQuant.Core.Inference.SyntheticModel"/>, then quantized by IQuant with llama-quantize's recipes to Q8_0 / IQ4_KS / IQ2_KS).
 /// The synthetic files are cached in $TMPDIR/iquant-bench-1b.
 /// BenchmarkDotNet: <c>dotnet run -c Release --project bench/IQuant.Bench -- --filter '*InferenceBenchmarks*'</c>.
 /// Quick table (llama-bench style, what bench/RESULTS-inference.md records):
@@ -90,7 +90,7 @@ public static class InferenceBench
         {
             var sw = Stopwatch.StartNew();
             Console.Error.WriteLine($"writing {f16} ...");
-            SyntheticModel.Write(f16, BigSpec);
+            IQuant.Core.Inference.SyntheticModel.Write(f16, BigSpec);
             Console.Error.WriteLine($"  {sw.Elapsed.TotalSeconds:F1} s");
         }
         if (ftype == "F16") return f16;
