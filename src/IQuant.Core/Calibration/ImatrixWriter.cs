@@ -14,12 +14,15 @@ public static class ImatrixWriter
     /// [ne0, 1]) and <c>&lt;name&gt;.counts</c> (f32 [1]). The sums are reconstructed from the stored values as
     /// values · chunk_size and the counts as ncall · chunk_size, the inverse of the conversion
     /// convert_imatrix_gguf_to_dat.py (and <see cref="ImatrixFile.Load"/>) applies, so reading the file back gives the
-    /// same values and call counts.
+    /// same values and call counts. With <paramref name="rowsPerCall"/> (activation rows per evaluation call, e.g. 512
+    /// for chunks of 1024 evaluated in batches of 512) the sums and counts are the raw Σa² and row counts as mainline
+    /// stores them with chunk_size = <paramref name="chunkSize"/>; the importance weights (values / ncall) are the same.
     /// </summary>
-    public static void SaveGguf(ImatrixFile imatrix, string path, int chunkSize, bool overwrite = true)
+    public static void SaveGguf(ImatrixFile imatrix, string path, int chunkSize, int rowsPerCall = 0, bool overwrite = true)
     {
         ArgumentNullException.ThrowIfNull(imatrix);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(chunkSize);
+        if (rowsPerCall <= 0) rowsPerCall = chunkSize;
         var md = new List<GgufMetadataEntry>
         {
             GgufMetadataEntry.String("general.type", "imatrix"),
@@ -39,9 +42,9 @@ public static class ImatrixWriter
         {
             var e = entries[i];
             var sums = new float[e.Values.Length];
-            for (int j = 0; j < sums.Length; j++) sums[j] = e.Values[j] * chunkSize;
+            for (int j = 0; j < sums.Length; j++) sums[j] = e.Values[j] * rowsPerCall;
             w.WriteTensor(2 * i, MemoryMarshal.AsBytes(sums.AsSpan()));
-            float count = (float)((long)e.Calls * chunkSize);
+            float count = (float)((long)e.Calls * rowsPerCall);
             w.WriteTensor(2 * i + 1, MemoryMarshal.AsBytes(new ReadOnlySpan<float>(ref count)));
         }
         w.Commit();
