@@ -158,6 +158,9 @@ public static class MixPlanner
               .Append(':').Append(imatrix.Entries.Count).Append('|');
         }
         sb.Append(string.Join(",", s.Candidates)).Append('|').Append(s.MaxMeasureRows).Append('|').Append(s.LeaveOutputTensor).Append('|');
+        // Pins decide which tensors are analysed.
+        foreach (var (rx, ty) in s.Pins) sb.Append("pin:").Append(rx).Append('=').Append(ty).Append('|');
+        sb.Append(s.OutputTensorType).Append('|').Append(s.TokenEmbeddingType).Append('|');
         if (cal is not null)
             sb.Append("cal:").Append(cal.TextId).Append(':').Append(cal.Chunks).Append(':').Append(cal.Context).Append(':')
               .Append(string.Join(",", cal.ProbeTypes ?? [])).Append('|');

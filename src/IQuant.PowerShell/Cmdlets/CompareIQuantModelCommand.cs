@@ -8,7 +8,7 @@ using IQuant.PowerShell.Internal;
 namespace IQuant.PowerShell.Cmdlets;
 
 /// <summary>Compare-IQuantModel: llama-perplexity --kl-divergence statistics of models against a reference model.</summary>
-[Cmdlet(VerbsData.Compare, "IQuantModel", DefaultParameterSetName = "Reference")]
+[Cmdlet(VerbsData.Compare, "IQuantModel", DefaultParameterSetName = "Logits")]
 [OutputType(typeof(IQuantComparison))]
 public sealed class CompareIQuantModelCommand : PSCmdlet, IDisposable
 {
@@ -69,12 +69,9 @@ public sealed class CompareIQuantModelCommand : PSCmdlet, IDisposable
     {
         if (ParameterSetName == "Logits")
         {
-            var found = PathResolver.ResolveExisting(this, [ReferenceLogits!], literal: true);
-            if (found.Count == 0)
-                ThrowTerminatingError(new ErrorRecord(new FileNotFoundException($"Reference logits '{ReferenceLogits}' do not exist; give -Reference to compute them."),
-                    "ReferenceLogitsNotFound", ErrorCategory.ObjectNotFound, ReferenceLogits));
-            _ref = ReadLogits(found[0]);
-            _refLabel = found[0];
+            string found = SingleFile.Resolve(this, ReferenceLogits!, "ReferenceLogitsNotFound", "Reference logits (give -Reference to compute them)");
+            _ref = ReadLogits(found);
+            _refLabel = found;
             if (Path is not null) _textPath = ResolveOne(Path, "TextNotFound");
             return;
         }
@@ -204,14 +201,8 @@ public sealed class CompareIQuantModelCommand : PSCmdlet, IDisposable
         work.Post(c => c.WriteProgress(rec));
     });
 
-    private string ResolveOne(string path, string notFoundId)
-    {
-        var found = PathResolver.ResolveExisting(this, [path], literal: false);
-        if (found.Count != 1)
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException(found.Count == 0 ? $"'{path}' was not found." : $"'{path}' matches {found.Count} files; give one."),
-                found.Count == 0 ? notFoundId : "AmbiguousPath", found.Count == 0 ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidArgument, path));
-        return found[0];
-    }
+    private string ResolveOne(string path, string notFoundId) =>
+        SingleFile.Resolve(this, path, notFoundId, notFoundId == "TextNotFound" ? "Text file" : "Model");
 
     private LogitsBaseFile ReadLogits(string path)
     {

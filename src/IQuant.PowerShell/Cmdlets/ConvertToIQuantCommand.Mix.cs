@@ -37,13 +37,10 @@ public sealed partial class ConvertToIQuantCommand
         MixCalibration? calibration = null;
         if (CalibrationPath is not null)
         {
-            var texts = PathResolver.ResolveExisting(this, [CalibrationPath], literal: false);
-            if (texts.Count != 1)
-                ThrowTerminatingError(new ErrorRecord(new ArgumentException(texts.Count == 0 ? $"Calibration text '{CalibrationPath}' was not found." : $"-CalibrationPath '{CalibrationPath}' matches {texts.Count} files; give one."),
-                    texts.Count == 0 ? "CalibrationNotFound" : "AmbiguousPath", texts.Count == 0 ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidArgument, CalibrationPath));
+            string calibrationFile = SingleFile.Resolve(this, CalibrationPath, "CalibrationNotFound", "Calibration text");
             byte[] bytes;
-            try { bytes = File.ReadAllBytes(texts[0]); }
-            catch (Exception ex) { ThrowTerminatingError(Errors.From(ex, texts[0])); return null; }
+            try { bytes = File.ReadAllBytes(calibrationFile); }
+            catch (Exception ex) { ThrowTerminatingError(Errors.From(ex, calibrationFile)); return null; }
             var tok = ModelCache.GetTokenizer(source);
             var tokens = tok.Encode(System.Text.Encoding.UTF8.GetString(bytes), tok.AddBosDefault, parseSpecial: false);
             calibration = new MixCalibration
@@ -51,7 +48,7 @@ public sealed partial class ConvertToIQuantCommand
                 Tokens = tokens, TextId = Convert.ToHexString(SHA256.HashData(bytes)), Chunks = CalibrationChunks, Context = CalibrationContext,
                 ProbeTypes = ProbeType is { Length: > 0 } pt ? pt.Select(p => ParseType(p, nameof(ProbeType))).ToList() : null,
             };
-            WriteVerbose($"Calibration: {tokens.Count} tokens of {texts[0]}; {CalibrationChunks} chunks of {CalibrationContext} per probe");
+            WriteVerbose($"Calibration: {tokens.Count} tokens of {calibrationFile}; {CalibrationChunks} chunks of {CalibrationContext} per probe");
         }
 
         string key = MixPlanner.AnalysisKey(file, imatrix, settings, calibration);

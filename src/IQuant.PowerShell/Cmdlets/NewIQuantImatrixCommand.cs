@@ -67,15 +67,8 @@ public sealed class NewIQuantImatrixCommand : PSCmdlet
     /// <inheritdoc/>
     protected override void ProcessRecord()
     {
-        var models = PathResolver.ResolveExisting(this, [Model], literal: false);
-        if (models.Count != 1)
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException(models.Count == 0 ? $"Model '{Model}' was not found." : $"-Model '{Model}' matches {models.Count} files; give one."),
-                models.Count == 0 ? "ModelNotFound" : "AmbiguousPath", models.Count == 0 ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidArgument, Model));
-        var texts = PathResolver.ResolveExisting(this, [Path], literal: false);
-        if (texts.Count != 1)
-            ThrowTerminatingError(new ErrorRecord(new ArgumentException(texts.Count == 0 ? $"Text file '{Path}' was not found." : $"-Path '{Path}' matches {texts.Count} files; give one."),
-                texts.Count == 0 ? "TextNotFound" : "AmbiguousPath", texts.Count == 0 ? ErrorCategory.ObjectNotFound : ErrorCategory.InvalidArgument, Path));
-        string model = models[0], textPath = texts[0];
+        string model = SingleFile.Resolve(this, Model, "ModelNotFound", "Model");
+        string textPath = SingleFile.Resolve(this, Path, "TextNotFound", "Text file");
         bool gguf = string.Equals(Format, "Gguf", StringComparison.OrdinalIgnoreCase);
         string outPath = OutFile is null
             ? System.IO.Path.Combine(System.IO.Path.GetDirectoryName(model)!, System.IO.Path.GetFileNameWithoutExtension(model) + (gguf ? ".imatrix.gguf" : ".imatrix"))
