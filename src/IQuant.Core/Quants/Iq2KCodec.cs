@@ -11,7 +11,7 @@ namespace IQuant.Core.Quants;
 /// IQ2_K (spec §3.3, §4.2): 76 bytes per 256 weights: fp16 d, u16 extra (shift flags), 8 bytes of 4-bit scales,
 /// 64 bytes of 2-bit indices. The sub-block scale search is the exhaustive 4-level partition search B8.
 /// </summary>
-public sealed class Iq2KCodec : QuantCodec
+public sealed unsafe class Iq2KCodec : QuantCodec
 {
     private const int BlockBytes = 76;
 
@@ -97,6 +97,20 @@ public sealed class Iq2KCodec : QuantCodec
     public override void DequantizeRow(ReadOnlySpan<byte> src, Span<float> dst)
     {
         int nb = dst.Length / QK;
+        var level = SimdPolicy.Current;
+        if (IqkDequant.Use512(level) || IqkDequant.Use256(level))
+        {
+            bool wide = IqkDequant.Use512(level);
+            fixed (byte* ps = src) fixed (float* pd = dst)
+            {
+                for (int i = 0; i < nb; i++)
+                {
+                    if (wide) Dequant512(ps + i * BlockBytes, pd + i * QK);
+                    else Dequant256(ps + i * BlockBytes, pd + i * QK);
+                }
+            }
+            return;
+        }
         for (int i = 0; i < nb; i++)
             DequantizeBlock(src.Slice(i * BlockBytes, BlockBytes), dst.Slice(i * QK, QK));
     }
@@ -123,6 +137,43 @@ public sealed class Iq2KCodec : QuantCodec
             }
         }
     }
+    private static readonly float* s_tab = IqkDequant.PinnedTable(Iq2nlValues, 16);
+
+    private static void Dequant512(byte* b, float* y)
+    {
+        float d = IqkDequant.F16(b);
+        int extra = IqkDequant.U16(b + 2);
+        var tab = Vector512.Load(s_tab);
+        for (int ib = 0; ib < 16; ib++)
+        {
+            int ib32 = ib >> 1, h = ib & 1;
+            float dl = d * (((b[4 + ib32] >> (4 * h)) & 0xf) - 8);
+            var q = IqkDequant.Bytes16(b + 12 + 32 * (ib32 >> 2) + 16 * h);
+            var idx = (Vector512.ShiftRightLogical(q, 2 * (ib32 & 3)) & Vector512.Create(3)) | Vector512.Create(((extra >> ib) & 1) << 2);
+            (Vector512.Create(dl) * Avx512F.PermuteVar16x32(tab, idx)).Store(y + 16 * ib);
+        }
+    }
+
+    private static void Dequant256(byte* b, float* y)
+    {
+        float d = IqkDequant.F16(b);
+        int extra = IqkDequant.U16(b + 2);
+        var tab = Vector256.Load(s_tab);
+        for (int ib = 0; ib < 16; ib++)
+        {
+            int ib32 = ib >> 1, h = ib & 1;
+            var dl = Vector256.Create(d * (((b[4 + ib32] >> (4 * h)) & 0xf) - 8));
+            var or = Vector256.Create(((extra >> ib) & 1) << 2);
+            byte* qp = b + 12 + 32 * (ib32 >> 2) + 16 * h;
+            int sh = 2 * (ib32 & 3);
+            for (int k = 0; k < 16; k += 8)
+            {
+                var idx = (Vector256.ShiftRightLogical(IqkDequant.Bytes8(qp + k), sh) & Vector256.Create(3)) | or;
+                (dl * Avx2.PermuteVar8x32(tab, idx)).Store(y + 16 * ib + k);
+            }
+        }
+    }
+
 }
 
 /// <summary>

@@ -324,3 +324,49 @@ internal static unsafe class IqkSimd
         }
     }
 }
+
+/// <summary>Shared pieces of the vectorized IQ*_K dequantizers (one multiply per weight: y = (d·ls) · T[idx]).</summary>
+internal static unsafe class IqkDequant
+{
+    // Keeps the pinned tables reachable: the pointers alone do not keep an array alive.
+    private static readonly List<float[]> s_keepAlive = [];
+
+    /// <summary>Pinned f32 copy of a table (kept alive for the life of the process).</summary>
+    public static float* PinnedTable(ReadOnlySpan<float> values, int padTo)
+    {
+        var a = GC.AllocateArray<float>(Math.Max(padTo, values.Length), pinned: true);
+        values.CopyTo(a);
+        lock (s_keepAlive) s_keepAlive.Add(a);
+        return (float*)Unsafe.AsPointer(ref a[0]);
+    }
+
+    /// <summary>Pinned f32 copy of an int8 table.</summary>
+    public static float* PinnedTable(ReadOnlySpan<sbyte> values, int padTo)
+    {
+        var f = new float[values.Length];
+        for (int i = 0; i < f.Length; i++) f[i] = values[i];
+        return PinnedTable(f, padTo);
+    }
+
+    /// <summary>16 bytes zero-extended to int32 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Bytes16(byte* p) => Avx512F.ConvertToVector512Int32(Vector128.Load(p));
+
+    /// <summary>8 bytes zero-extended to int32 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Bytes8(byte* p) => Avx2.ConvertToVector256Int32(p);
+
+    /// <summary>Reads an unaligned little-endian u16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort U16(byte* p) => Unsafe.ReadUnaligned<ushort>(p);
+
+    /// <summary>Reads an unaligned fp16 as f32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float F16(byte* p) => Fp16.ToFloat(Unsafe.ReadUnaligned<ushort>(p));
+
+    /// <summary>Whether the vector dequantizers may run at this level (AVX-512F/BW, or AVX2).</summary>
+    public static bool Use512(SimdLevel level) => level == SimdLevel.Avx512 && Avx512F.IsSupported && Avx512BW.IsSupported;
+
+    /// <summary>Whether the AVX2 dequantizers may run.</summary>
+    public static bool Use256(SimdLevel level) => level >= SimdLevel.Avx2 && Avx2.IsSupported;
+}
