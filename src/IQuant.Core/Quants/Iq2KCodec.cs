@@ -23,13 +23,14 @@ public sealed unsafe class Iq2KCodec : QuantCodec
     {
         var level = SimdPolicy.Current;
         var qw = PrepareRowWeights(src, imatrix, 16);
+        float* scratch = stackalloc float[Iq2KSearch.ScratchFloats];
         int nb = src.Length / QK;
         for (int ibl = 0; ibl < nb; ibl++)
             QuantizeBlock(src.Slice(ibl * QK, QK), qw.IsEmpty ? default : qw.Slice(ibl * QK, QK),
-                dst.Slice(ibl * BlockBytes, BlockBytes), level);
+                dst.Slice(ibl * BlockBytes, BlockBytes), level, scratch);
     }
 
-    private static unsafe void QuantizeBlock(ReadOnlySpan<float> x, ReadOnlySpan<float> qw, Span<byte> y, SimdLevel level)
+    private static void QuantizeBlock(ReadOnlySpan<float> x, ReadOnlySpan<float> qw, Span<byte> y, SimdLevel level, float* scratch)
     {
         y.Clear();
         float t0 = Iq2nlValues[0], t1 = Iq2nlValues[1], t2 = Iq2nlValues[2], t3 = Iq2nlValues[3];
@@ -39,13 +40,12 @@ public sealed unsafe class Iq2KCodec : QuantCodec
         Span<float> scales = stackalloc float[16];
         Span<float> sw = stackalloc float[16];
         Span<float> w = stackalloc float[16];
-        float* scratch = stackalloc float[Iq2KSearch.ScratchFloats];
         ushort extra = 0;
         float maxAbs = 0;
         for (int ib = 0; ib < 16; ib++)
         {
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w, level);
             float s = 0, amax = 0;
             for (int j = 0; j < 16; j++)
             {
@@ -75,7 +75,7 @@ public sealed unsafe class Iq2KCodec : QuantCodec
             bool sh = (extra & (1 << ib)) != 0;
             float v0 = sh ? s0 : t0, v1 = sh ? s1 : t1, v2 = sh ? s2 : t2, v3 = sh ? s3 : t3;
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w, level);
             float idl = 1 / dl;
             int ib32 = ib / 2;
             int off = 32 * (ib32 / 4) + 16 * (ib % 2);

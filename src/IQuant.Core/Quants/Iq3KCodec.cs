@@ -40,7 +40,7 @@ public sealed unsafe class Iq3KCodec : QuantCodec
         for (int ib = 0; ib < 16; ib++)
         {
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w, level);
             float amax = BlockMax(xb, out float max);
             if (amax < 1e-16f) { scales[ib] = 0; continue; }
             float d = IqkScan.ScanScale(g, xb, w, max, 3, 2, true, level, out bool shifted);
@@ -70,7 +70,7 @@ public sealed unsafe class Iq3KCodec : QuantCodec
             bool sh = (extra & (1 << ib)) != 0;
             var t = g.Table(sh);
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w, level);
             float idl = 1 / dl;
             IqkSimd.BestIndices(level, g, sh, idl, xb, idx);
             int ib32 = ib / 2;

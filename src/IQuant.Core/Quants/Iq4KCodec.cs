@@ -41,7 +41,7 @@ public sealed unsafe class Iq4KCodec : QuantCodec
         for (int ib = 0; ib < 16; ib++)
         {
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, false, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, false, w, level);
             float amax = BlockMax(xb, out float max);
             if (amax < 1e-16f) { scales[ib] = 0; continue; }
             float d = IqkScan.ScanScale(g, xb, w, max, 7, 1, false, level, out bool shifted);
@@ -64,7 +64,7 @@ public sealed unsafe class Iq4KCodec : QuantCodec
             float dl = dsb * l;
             float idl = dl != 0 ? 1 / dl : 0f;
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, false, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, false, w, level);
             IqkSimd.BestIndices(level, g, shf, idl, xb, idx);
             for (int j = 0; j < 16; j++)
             {

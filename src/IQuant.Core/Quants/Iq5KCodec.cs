@@ -40,7 +40,7 @@ public sealed unsafe class Iq5KCodec : QuantCodec
         for (int ib = 0; ib < 16; ib++)
         {
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w, level);
             float amax = BlockMax(xb, out float max);
             if (amax < 1e-16f) { scales[ib] = 0; continue; }
             float d = IqkScan.ScanScale(g, xb, w, max, 5, 1, false, level, out bool shifted);
@@ -70,7 +70,7 @@ public sealed unsafe class Iq5KCodec : QuantCodec
             bool shf = (extra & (1 << ib)) != 0;
             var t = g.Table(shf);
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w, level);
             IqkSimd.BestIndices(level, g, shf, 1 / dl, xb, idx);
             int ib32 = ib / 2, off = 16 * (ib % 2);
             int qsOff = 32 * (ib32 / 2) + off, shl = 4 * (ib32 % 2);

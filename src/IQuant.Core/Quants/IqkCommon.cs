@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace IQuant.Core.Quants;
 
@@ -148,20 +149,39 @@ internal static class IqkCommon
     /// B3 weights of one sub-block. With an imatrix: <c>qw*sqrt(σ² + x²)</c>; without:
     /// <c>(quarterSigma ? 0.25f*σ² : 0) + x²</c> (pass quarterSigma = false for the plain x² types).
     /// </summary>
-    public static void Weights(ReadOnlySpan<float> x, ReadOnlySpan<float> qw, float sigma2, bool quarterSigma, Span<float> w)
+    public static void Weights(ReadOnlySpan<float> x, ReadOnlySpan<float> qw, float sigma2, bool quarterSigma, Span<float> w, SimdLevel level = SimdLevel.Scalar)
     {
+        // Element-wise (no reduction), so the vector form gives the same floats as the scalar loop.
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated && level != SimdLevel.Scalar)
+        {
+            ref float rx = ref MemoryMarshal.GetReference(x);
+            ref float rw = ref MemoryMarshal.GetReference(w);
+            var s2 = Vector256.Create(sigma2);
+            var s4 = Vector256.Create(0.25f * sigma2);
+            for (; j + 8 <= x.Length; j += 8)
+            {
+                var xv = Vector256.LoadUnsafe(ref rx, (nuint)j);
+                var xx = xv * xv;
+                Vector256<float> r;
+                if (!qw.IsEmpty) r = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(qw), (nuint)j) * Vector256.Sqrt(s2 + xx);
+                else if (quarterSigma) r = s4 + xx;
+                else r = xx;
+                r.StoreUnsafe(ref rw, (nuint)j);
+            }
+        }
         if (!qw.IsEmpty)
         {
-            for (int j = 0; j < x.Length; j++) w[j] = qw[j] * MathF.Sqrt(sigma2 + x[j] * x[j]);
+            for (; j < x.Length; j++) w[j] = qw[j] * MathF.Sqrt(sigma2 + x[j] * x[j]);
         }
         else if (quarterSigma)
         {
             float s = 0.25f * sigma2;
-            for (int j = 0; j < x.Length; j++) w[j] = s + x[j] * x[j];
+            for (; j < x.Length; j++) w[j] = s + x[j] * x[j];
         }
         else
         {
-            for (int j = 0; j < x.Length; j++) w[j] = x[j] * x[j];
+            for (; j < x.Length; j++) w[j] = x[j] * x[j];
         }
     }
 
