@@ -78,9 +78,9 @@ internal enum KsFamily
 }
 
 /// <summary>
-/// A table family with its exact decision thresholds: <c>Threshold[k]</c> is the smallest float <c>a</c> for which
-/// the reference picks index k+1 over k (<c>!((a - T[k]) &lt; (T[k+1] - a))</c>), so the reference's best index
-/// equals the number of thresholds <c>&lt;= a</c> (checked against the table-driven B5 functions in the tests).
+/// A table family with its exact decision thresholds: <c>Thr[k]</c> is the smallest float <c>a</c> for which the
+/// reference B5 function returns an index above k, so for |a| &lt; 2^31 the reference's best index equals the
+/// number of thresholds <c>&lt;= a</c> (checked against the table-driven B5 functions in the tests).
 /// </summary>
 internal sealed class KsTable
 {
@@ -145,24 +145,33 @@ internal sealed class KsTable
         return (a - t[k]) < (t[k + 1] - a) ? k : k + 1;
     }
 
-    private static float[] Thresholds(sbyte[] t)
+    private float[] Thresholds(sbyte[] t)
     {
+        // The table-driven B5 result is a non-decreasing step function of a (checked exhaustively over all floats
+        // in [-300, 300] offline, and densely in the tests); Thr[k] is the smallest float with Bi(a) > k. Note
+        // this is not always the midpoint comparison: the definite INDEX codes win near some midpoints.
         var thr = new float[t.Length];
         for (int k = 0; k + 1 < t.Length; k++)
         {
-            // Monotone predicate in a; start at the exact midpoint and walk to the smallest float where it holds.
-            float m = (t[k] + t[k + 1]) * 0.5f;
-            static bool Up(float a, int lo, int hi) => !((a - lo) < (hi - a));
-            float a = m;
-            if (Up(a, t[k], t[k + 1]))
-                while (Up(MathF.BitDecrement(a), t[k], t[k + 1])) a = MathF.BitDecrement(a);
-            else
-                do a = MathF.BitIncrement(a); while (!Up(a, t[k], t[k + 1]));
-            thr[k] = a;
+            int lo = Key(-1000f), hi = Key(1000f); // Bi(lo) <= k < Bi(hi)
+            while ((long)hi - lo > 1)
+            {
+                int mid = (int)(((long)lo + hi) >> 1);
+                if (Bi(t, FromKey(mid)) > k) hi = mid; else lo = mid;
+            }
+            thr[k] = FromKey(hi);
         }
         thr[^1] = float.PositiveInfinity;
         return thr;
     }
+
+    private static int Key(float a)
+    {
+        int b = BitConverter.SingleToInt32Bits(a);
+        return b >= 0 ? b : -(b & 0x7FFFFFFF);
+    }
+
+    private static float FromKey(int k) => k >= 0 ? BitConverter.Int32BitsToSingle(k) : -BitConverter.Int32BitsToSingle(-k);
 }
 
 /// <summary>Small numeric helpers with the reference's exact semantics.</summary>
