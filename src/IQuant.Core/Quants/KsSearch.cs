@@ -347,7 +347,7 @@ internal static unsafe class KsSearch
     private static void Acc512<F>(float* xt, float* wt, Vector512<float> id, ref readonly KsVTab512 t,
         out Vector512<float> sp, out Vector512<float> qp, out Vector512<float> sm, out Vector512<float> qm) where F : struct, IKsFamily
     {
-        sp = qp = sm = qm = Vector512<float>.Zero;
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
         for (int j = 0; j < 32; j++)
         {
             var xv = Vector512.Load(xt + 16 * j);
@@ -355,11 +355,12 @@ internal static unsafe class KsSearch
             var a = id * xv;
             var q = F.Q(a, in t);
             var wq = wv * q;
-            sp += wq * xv; qp += wq * q;
+            s0 += wq * xv; s1 += wq * q;
             q = F.Q(-a, in t);
             wq = wv * q;
-            sm += wq * xv; qm += wq * q;
+            s2 += wq * xv; s3 += wq * q;
         }
+        sp = s0; qp = s1; sm = s2; qm = s3;
     }
 
     private static void Acc512Pair<F>(float* xt, float* wt, Vector512<float> idn, Vector512<float> ids,
@@ -367,7 +368,8 @@ internal static unsafe class KsSearch
         out Vector512<float> spn, out Vector512<float> qpn, out Vector512<float> smn, out Vector512<float> qmn,
         out Vector512<float> sps, out Vector512<float> qps, out Vector512<float> sms, out Vector512<float> qms) where F : struct, IKsFamily
     {
-        spn = qpn = smn = qmn = sps = qps = sms = qms = Vector512<float>.Zero;
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        Vector512<float> s4 = default, s5 = default, s6 = default, s7 = default;
         for (int j = 0; j < 32; j++)
         {
             var xv = Vector512.Load(xt + 16 * j);
@@ -375,18 +377,19 @@ internal static unsafe class KsSearch
             var a = idn * xv;
             var q = F.Q(a, in tn);
             var wq = wv * q;
-            spn += wq * xv; qpn += wq * q;
+            s0 += wq * xv; s1 += wq * q;
             q = F.Q(-a, in tn);
             wq = wv * q;
-            smn += wq * xv; qmn += wq * q;
+            s2 += wq * xv; s3 += wq * q;
             a = ids * xv;
             q = F.Q(a, in ts);
             wq = wv * q;
-            sps += wq * xv; qps += wq * q;
+            s4 += wq * xv; s5 += wq * q;
             q = F.Q(-a, in ts);
             wq = wv * q;
-            sms += wq * xv; qms += wq * q;
+            s6 += wq * xv; s7 += wq * q;
         }
+        spn = s0; qpn = s1; smn = s2; qmn = s3; sps = s4; qps = s5; sms = s6; qms = s7;
     }
 
     private static void Scan256<F>(KsTable tab, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> max,
@@ -456,7 +459,7 @@ internal static unsafe class KsSearch
     private static void Acc256<F>(float* xt, float* wt, Vector256<float> id, ref readonly KsVTab256 t,
         out Vector256<float> sp, out Vector256<float> qp, out Vector256<float> sm, out Vector256<float> qm) where F : struct, IKsFamily
     {
-        sp = qp = sm = qm = Vector256<float>.Zero;
+        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
         for (int j = 0; j < 32; j++)
         {
             var xv = Vector256.Load(xt + 8 * j);
@@ -464,11 +467,12 @@ internal static unsafe class KsSearch
             var a = id * xv;
             var q = F.Q(a, in t);
             var wq = wv * q;
-            sp += wq * xv; qp += wq * q;
+            s0 += wq * xv; s1 += wq * q;
             q = F.Q(-a, in t);
             wq = wv * q;
-            sm += wq * xv; qm += wq * q;
+            s2 += wq * xv; s3 += wq * q;
         }
+        sp = s0; qp = s1; sm = s2; qm = s3;
     }
 
     private static void Acc256Pair<F>(float* xt, float* wt, Vector256<float> idn, Vector256<float> ids,
@@ -476,7 +480,8 @@ internal static unsafe class KsSearch
         out Vector256<float> spn, out Vector256<float> qpn, out Vector256<float> smn, out Vector256<float> qmn,
         out Vector256<float> sps, out Vector256<float> qps, out Vector256<float> sms, out Vector256<float> qms) where F : struct, IKsFamily
     {
-        spn = qpn = smn = qmn = sps = qps = sms = qms = Vector256<float>.Zero;
+        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        Vector256<float> s4 = default, s5 = default, s6 = default, s7 = default;
         for (int j = 0; j < 32; j++)
         {
             var xv = Vector256.Load(xt + 8 * j);
@@ -484,17 +489,18 @@ internal static unsafe class KsSearch
             var a = idn * xv;
             var q = F.Q(a, in tn);
             var wq = wv * q;
-            spn += wq * xv; qpn += wq * q;
+            s0 += wq * xv; s1 += wq * q;
             q = F.Q(-a, in tn);
             wq = wv * q;
-            smn += wq * xv; qmn += wq * q;
+            s2 += wq * xv; s3 += wq * q;
             a = ids * xv;
             q = F.Q(a, in ts);
             wq = wv * q;
-            sps += wq * xv; qps += wq * q;
+            s4 += wq * xv; s5 += wq * q;
             q = F.Q(-a, in ts);
             wq = wv * q;
-            sms += wq * xv; qms += wq * q;
+            s6 += wq * xv; s7 += wq * q;
         }
+        spn = s0; qpn = s1; smn = s2; qmn = s3; sps = s4; qps = s5; sms = s6; qms = s7;
     }
 }
