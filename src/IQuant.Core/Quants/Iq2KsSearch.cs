@@ -14,6 +14,8 @@ internal static unsafe class Iq2KsSearch
     public static void PartitionRow(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> amax,
         Span<float> scales, Span<bool> shifted, SimdLevel level)
     {
+        if (level == SimdLevel.Avx512) { Partition512(x, w, amax, scales, shifted); return; }
+        if (level == SimdLevel.Avx2) { Partition256(x, w, amax, scales, shifted); return; }
         Span<float> sx = stackalloc float[33];
         Span<float> sw = stackalloc float[33];
         for (int i = 0; i < scales.Length; i++)
@@ -199,6 +201,194 @@ internal static unsafe class Iq2KsSearch
         var b23 = Vector256.Narrow(ix2, ix3);
         Vector256.Narrow(b01, b23).AsByte().Store(idx);
         return ((r[0] + r[4]) + (r[2] + r[6])) + ((r[1] + r[5]) + (r[3] + r[7]));
+    }
+
+    // B8 with one sub-block per lane: the same (i1, i2, i3) loop and candidate order in every lane; the update
+    // is taken per lane with masks, after a cheap any-lane test (updates are rare).
+    private static void Partition512(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> amax,
+        Span<float> scales, Span<bool> shifted)
+    {
+        const int G = 16;
+        int nsub = x.Length / 32;
+        float* sxt = stackalloc float[33 * G];
+        float* swt = stackalloc float[33 * G];
+        float* dout = stackalloc float[G];
+        int* shout = stackalloc int[G];
+        Span<float> sx = stackalloc float[33];
+        Span<float> sw = stackalloc float[33];
+        for (int first = 0; first < nsub; first += G)
+        {
+            int active = 0;
+            for (int l = 0; l < G; l++)
+            {
+                int sb = first + l;
+                if (sb < nsub && amax[sb] >= 1e-16f)
+                {
+                    active |= 1 << l;
+                    PrefixSums(x.Slice(32 * sb, 32), w.Slice(32 * sb, 32), sx, sw);
+                }
+                else { sx.Clear(); sw.Clear(); }
+                for (int k = 0; k < 33; k++) { sxt[k * G + l] = sx[k]; swt[k * G + l] = sw[k]; }
+            }
+            if (active != 0) PartitionLanes512(sxt, swt, dout, shout);
+            for (int l = 0; l < G && first + l < nsub; l++)
+            {
+                bool on = (active >> l & 1) != 0;
+                scales[first + l] = on ? dout[l] : 0;
+                shifted[first + l] = on && shout[l] != 0;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Cand512(Vector512<float> ab, Vector512<float> abw, Vector512<float> c, Vector512<float> e,
+        Vector512<float> wc, Vector512<float> we, float v2, float v3, int sh,
+        ref Vector512<float> best, ref Vector512<float> d, ref Vector512<int> shv)
+    {
+        var V2 = Vector512.Create(v2); var V3 = Vector512.Create(v3);
+        var num = (ab + c * V2) + e * V3;
+        var den = (abw + (wc * V2) * V2) + (we * V3) * V3;
+        var m = Vector512.GreaterThan(den, Vector512<float>.Zero) & Vector512.GreaterThan(num * num, best * den);
+        if (m == Vector512<float>.Zero) return;
+        var nd = num / den;
+        d = Vector512.ConditionalSelect(m, nd, d);
+        best = Vector512.ConditionalSelect(m, nd * num, best);
+        shv = Vector512.ConditionalSelect(m.AsInt32(), Vector512.Create(sh), shv);
+    }
+
+    private static void PartitionLanes512(float* SX, float* SW, float* dout, int* shout)
+    {
+        const int G = 16;
+        const float t0 = -31, t1 = -13, t2 = 1, t3 = 17, s0 = -26, s1 = -8, s2 = 6, s3 = 22;
+        var best = Vector512<float>.Zero;
+        var d = Vector512<float>.Zero;
+        var shv = Vector512<int>.Zero;
+        var sx0 = Vector512.Load(SX); var sw0 = Vector512.Load(SW);
+        var sx32 = Vector512.Load(SX + 32 * G); var sw32 = Vector512.Load(SW + 32 * G);
+        for (int i1 = 0; i1 < 24; i1++)
+        {
+            var sx1 = Vector512.Load(SX + i1 * G); var sw1 = Vector512.Load(SW + i1 * G);
+            var a = sx1 - sx0; var wa = sw1 - sw0;
+            for (int i2 = i1; i2 < 32; i2++)
+            {
+                var sx2 = Vector512.Load(SX + i2 * G); var sw2 = Vector512.Load(SW + i2 * G);
+                var b = sx2 - sx1; var wb = sw2 - sw1;
+                var abN = a * Vector512.Create(t0) + b * Vector512.Create(t1);
+                var abwN = (wa * Vector512.Create(t0)) * Vector512.Create(t0) + (wb * Vector512.Create(t1)) * Vector512.Create(t1);
+                var abS = a * Vector512.Create(s0) + b * Vector512.Create(s1);
+                var abwS = (wa * Vector512.Create(s0)) * Vector512.Create(s0) + (wb * Vector512.Create(s1)) * Vector512.Create(s1);
+                var abRN = a * Vector512.Create(t3) + b * Vector512.Create(t2);
+                var abwRN = (wa * Vector512.Create(t3)) * Vector512.Create(t3) + (wb * Vector512.Create(t2)) * Vector512.Create(t2);
+                var abRS = a * Vector512.Create(s3) + b * Vector512.Create(s2);
+                var abwRS = (wa * Vector512.Create(s3)) * Vector512.Create(s3) + (wb * Vector512.Create(s2)) * Vector512.Create(s2);
+                for (int i3 = Math.Max(i2, 8); i3 < 32; i3++)
+                {
+                    var sx3 = Vector512.Load(SX + i3 * G); var sw3 = Vector512.Load(SW + i3 * G);
+                    var c = sx3 - sx2; var wc = sw3 - sw2;
+                    var e = sx32 - sx3; var we = sw32 - sw3;
+                    Cand512(abN, abwN, c, e, wc, we, t2, t3, 0, ref best, ref d, ref shv);
+                    Cand512(abS, abwS, c, e, wc, we, s2, s3, 1, ref best, ref d, ref shv);
+                    Cand512(abRN, abwRN, c, e, wc, we, t1, t0, 0, ref best, ref d, ref shv);
+                    Cand512(abRS, abwRS, c, e, wc, we, s1, s0, 1, ref best, ref d, ref shv);
+                }
+            }
+        }
+        d.Store(dout);
+        shv.Store(shout);
+    }
+
+    // B8 with one sub-block per lane: the same (i1, i2, i3) loop and candidate order in every lane; the update
+    // is taken per lane with masks, after a cheap any-lane test (updates are rare).
+    private static void Partition256(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> amax,
+        Span<float> scales, Span<bool> shifted)
+    {
+        const int G = 8;
+        int nsub = x.Length / 32;
+        float* sxt = stackalloc float[33 * G];
+        float* swt = stackalloc float[33 * G];
+        float* dout = stackalloc float[G];
+        int* shout = stackalloc int[G];
+        Span<float> sx = stackalloc float[33];
+        Span<float> sw = stackalloc float[33];
+        for (int first = 0; first < nsub; first += G)
+        {
+            int active = 0;
+            for (int l = 0; l < G; l++)
+            {
+                int sb = first + l;
+                if (sb < nsub && amax[sb] >= 1e-16f)
+                {
+                    active |= 1 << l;
+                    PrefixSums(x.Slice(32 * sb, 32), w.Slice(32 * sb, 32), sx, sw);
+                }
+                else { sx.Clear(); sw.Clear(); }
+                for (int k = 0; k < 33; k++) { sxt[k * G + l] = sx[k]; swt[k * G + l] = sw[k]; }
+            }
+            if (active != 0) PartitionLanes256(sxt, swt, dout, shout);
+            for (int l = 0; l < G && first + l < nsub; l++)
+            {
+                bool on = (active >> l & 1) != 0;
+                scales[first + l] = on ? dout[l] : 0;
+                shifted[first + l] = on && shout[l] != 0;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Cand256(Vector256<float> ab, Vector256<float> abw, Vector256<float> c, Vector256<float> e,
+        Vector256<float> wc, Vector256<float> we, float v2, float v3, int sh,
+        ref Vector256<float> best, ref Vector256<float> d, ref Vector256<int> shv)
+    {
+        var V2 = Vector256.Create(v2); var V3 = Vector256.Create(v3);
+        var num = (ab + c * V2) + e * V3;
+        var den = (abw + (wc * V2) * V2) + (we * V3) * V3;
+        var m = Vector256.GreaterThan(den, Vector256<float>.Zero) & Vector256.GreaterThan(num * num, best * den);
+        if (m == Vector256<float>.Zero) return;
+        var nd = num / den;
+        d = Vector256.ConditionalSelect(m, nd, d);
+        best = Vector256.ConditionalSelect(m, nd * num, best);
+        shv = Vector256.ConditionalSelect(m.AsInt32(), Vector256.Create(sh), shv);
+    }
+
+    private static void PartitionLanes256(float* SX, float* SW, float* dout, int* shout)
+    {
+        const int G = 8;
+        const float t0 = -31, t1 = -13, t2 = 1, t3 = 17, s0 = -26, s1 = -8, s2 = 6, s3 = 22;
+        var best = Vector256<float>.Zero;
+        var d = Vector256<float>.Zero;
+        var shv = Vector256<int>.Zero;
+        var sx0 = Vector256.Load(SX); var sw0 = Vector256.Load(SW);
+        var sx32 = Vector256.Load(SX + 32 * G); var sw32 = Vector256.Load(SW + 32 * G);
+        for (int i1 = 0; i1 < 24; i1++)
+        {
+            var sx1 = Vector256.Load(SX + i1 * G); var sw1 = Vector256.Load(SW + i1 * G);
+            var a = sx1 - sx0; var wa = sw1 - sw0;
+            for (int i2 = i1; i2 < 32; i2++)
+            {
+                var sx2 = Vector256.Load(SX + i2 * G); var sw2 = Vector256.Load(SW + i2 * G);
+                var b = sx2 - sx1; var wb = sw2 - sw1;
+                var abN = a * Vector256.Create(t0) + b * Vector256.Create(t1);
+                var abwN = (wa * Vector256.Create(t0)) * Vector256.Create(t0) + (wb * Vector256.Create(t1)) * Vector256.Create(t1);
+                var abS = a * Vector256.Create(s0) + b * Vector256.Create(s1);
+                var abwS = (wa * Vector256.Create(s0)) * Vector256.Create(s0) + (wb * Vector256.Create(s1)) * Vector256.Create(s1);
+                var abRN = a * Vector256.Create(t3) + b * Vector256.Create(t2);
+                var abwRN = (wa * Vector256.Create(t3)) * Vector256.Create(t3) + (wb * Vector256.Create(t2)) * Vector256.Create(t2);
+                var abRS = a * Vector256.Create(s3) + b * Vector256.Create(s2);
+                var abwRS = (wa * Vector256.Create(s3)) * Vector256.Create(s3) + (wb * Vector256.Create(s2)) * Vector256.Create(s2);
+                for (int i3 = Math.Max(i2, 8); i3 < 32; i3++)
+                {
+                    var sx3 = Vector256.Load(SX + i3 * G); var sw3 = Vector256.Load(SW + i3 * G);
+                    var c = sx3 - sx2; var wc = sw3 - sw2;
+                    var e = sx32 - sx3; var we = sw32 - sw3;
+                    Cand256(abN, abwN, c, e, wc, we, t2, t3, 0, ref best, ref d, ref shv);
+                    Cand256(abS, abwS, c, e, wc, we, s2, s3, 1, ref best, ref d, ref shv);
+                    Cand256(abRN, abwRN, c, e, wc, we, t1, t0, 0, ref best, ref d, ref shv);
+                    Cand256(abRS, abwRS, c, e, wc, we, s1, s0, 1, ref best, ref d, ref shv);
+                }
+            }
+        }
+        d.Store(dout);
+        shv.Store(shout);
     }
 
     // ---- SIMD form of the AVX2 path's pass 1: one sub-block per lane, the reference's per-candidate arithmetic
