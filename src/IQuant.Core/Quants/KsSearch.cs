@@ -94,6 +94,10 @@ internal interface IKsFamily
     static abstract Vector256<float> Q(Vector256<float> a, ref readonly KsVTab256 t);
     /// <summary>T[bi(T, a)] per lane.</summary>
     static abstract Vector512<float> Q(Vector512<float> a, ref readonly KsVTab512 t);
+    /// <summary>bi(T, a) per lane (without the |a| ≥ 2^31 rule; see <see cref="KsV.Guard(Vector256{int}, Vector256{float})"/>).</summary>
+    static abstract Vector256<int> I(Vector256<float> a, ref readonly KsVTab256 t);
+    /// <summary>bi(T, a) per lane (without the |a| ≥ 2^31 rule).</summary>
+    static abstract Vector512<int> I(Vector512<float> a, ref readonly KsVTab512 t);
 }
 
 /// <summary>Vector helpers for the searches.</summary>
@@ -108,6 +112,21 @@ internal static class KsV
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> Step(Vector512<int> i, Vector512<float> a, Vector512<float> th) =>
         i + i - Vector512.GreaterThanOrEqual(a, th).AsInt32();
+
+    /// <summary>C's (int) cast gives INT_MIN for a ≥ 2^31 (and NaN), so B5 returns index 0 there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Guard(Vector256<int> i, Vector256<float> a) =>
+        Vector256.AndNot(i, Vector256.GreaterThanOrEqual(a, Vector256.Create(2147483648f)).AsInt32());
+
+    /// <summary>C's (int) cast gives INT_MIN for a ≥ 2^31 (and NaN), so B5 returns index 0 there.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Guard(Vector512<int> i, Vector512<float> a) =>
+        Vector512.AndNot(i, Vector512.GreaterThanOrEqual(a, Vector512.Create(2147483648f)).AsInt32());
+
+    /// <summary>16-entry int lookup from two registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Lookup16(Vector256<int> lo, Vector256<int> hi, Vector256<int> i) =>
+        Lookup16(lo.AsSingle(), hi.AsSingle(), i).AsInt32();
 
     /// <summary>16-entry lookup from two registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -126,6 +145,22 @@ internal struct KsFam3 : IKsFamily
         i = KsV.Step(i, a, Avx2.PermuteVar8x32(t.L2, i));
         i = KsV.Step(i, a, Avx2.PermuteVar8x32(t.L3, i));
         return Avx2.PermuteVar8x32(t.V0, i);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> I(Vector256<float> a, ref readonly KsVTab256 t)
+    {
+        var i = Vector256<int>.Zero - Vector256.GreaterThanOrEqual(a, t.L1).AsInt32();
+        i = KsV.Step(i, a, Avx2.PermuteVar8x32(t.L2, i));
+        return KsV.Step(i, a, Avx2.PermuteVar8x32(t.L3, i));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> I(Vector512<float> a, ref readonly KsVTab512 t)
+    {
+        var i = Vector512<int>.Zero - Vector512.GreaterThanOrEqual(a, t.L1).AsInt32();
+        i = KsV.Step(i, a, Avx512F.PermuteVar16x32(t.L2, i));
+        return KsV.Step(i, a, Avx512F.PermuteVar16x32(t.L3, i));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -150,6 +185,24 @@ internal struct KsFam4 : IKsFamily
         i = KsV.Step(i, a, Avx2.PermuteVar8x32(t.L3, i));
         i = KsV.Step(i, a, Avx2.PermuteVar8x32(t.L4, i));
         return KsV.Lookup16(t.V0, t.V1, i);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> I(Vector256<float> a, ref readonly KsVTab256 t)
+    {
+        var i = Vector256<int>.Zero - Vector256.GreaterThanOrEqual(a, t.L1).AsInt32();
+        i = KsV.Step(i, a, Avx2.PermuteVar8x32(t.L2, i));
+        i = KsV.Step(i, a, Avx2.PermuteVar8x32(t.L3, i));
+        return KsV.Step(i, a, Avx2.PermuteVar8x32(t.L4, i));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> I(Vector512<float> a, ref readonly KsVTab512 t)
+    {
+        var i = Vector512<int>.Zero - Vector512.GreaterThanOrEqual(a, t.L1).AsInt32();
+        i = KsV.Step(i, a, Avx512F.PermuteVar16x32(t.L2, i));
+        i = KsV.Step(i, a, Avx512F.PermuteVar16x32(t.L3, i));
+        return KsV.Step(i, a, Avx512F.PermuteVar16x32(t.L4, i));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -178,6 +231,26 @@ internal struct KsFam5 : IKsFamily
         var lo = KsV.Lookup16(t.V0, t.V1, i);
         var hi = KsV.Lookup16(t.V2, t.V3, i);
         return Avx.BlendVariable(lo, hi, Avx2.ShiftLeftLogical(i, 27).AsSingle());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> I(Vector256<float> a, ref readonly KsVTab256 t)
+    {
+        var i = Vector256<int>.Zero - Vector256.GreaterThanOrEqual(a, t.L1).AsInt32();
+        i = KsV.Step(i, a, Avx2.PermuteVar8x32(t.L2, i));
+        i = KsV.Step(i, a, Avx2.PermuteVar8x32(t.L3, i));
+        i = KsV.Step(i, a, Avx2.PermuteVar8x32(t.L4, i));
+        return KsV.Step(i, a, KsV.Lookup16(t.L5a, t.L5b, i));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> I(Vector512<float> a, ref readonly KsVTab512 t)
+    {
+        var i = Vector512<int>.Zero - Vector512.GreaterThanOrEqual(a, t.L1).AsInt32();
+        i = KsV.Step(i, a, Avx512F.PermuteVar16x32(t.L2, i));
+        i = KsV.Step(i, a, Avx512F.PermuteVar16x32(t.L3, i));
+        i = KsV.Step(i, a, Avx512F.PermuteVar16x32(t.L4, i));
+        return KsV.Step(i, a, Avx512F.PermuteVar16x32(t.L5, i));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
