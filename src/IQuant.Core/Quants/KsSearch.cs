@@ -98,6 +98,10 @@ internal interface IKsFamily
     static abstract Vector256<int> I(Vector256<float> a, ref readonly KsVTab256 t);
     /// <summary>bi(T, a) per lane (without the |a| ≥ 2^31 rule).</summary>
     static abstract Vector512<int> I(Vector512<float> a, ref readonly KsVTab512 t);
+    /// <summary>T[i] per lane.</summary>
+    static abstract Vector256<float> V(Vector256<int> i, ref readonly KsVTab256 t);
+    /// <summary>T[i] per lane.</summary>
+    static abstract Vector512<float> V(Vector512<int> i, ref readonly KsVTab512 t);
 }
 
 /// <summary>Vector helpers for the searches.</summary>
@@ -138,6 +142,10 @@ internal struct KsFam3 : IKsFamily
 {
     public static int N => 8;
 
+    public static Vector256<float> V(Vector256<int> i, ref readonly KsVTab256 t) => Avx2.PermuteVar8x32(t.V0, i);
+
+    public static Vector512<float> V(Vector512<int> i, ref readonly KsVTab512 t) => Avx512F.PermuteVar16x32(t.V0, i);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Q(Vector256<float> a, ref readonly KsVTab256 t)
     {
@@ -176,6 +184,10 @@ internal struct KsFam3 : IKsFamily
 internal struct KsFam4 : IKsFamily
 {
     public static int N => 16;
+
+    public static Vector256<float> V(Vector256<int> i, ref readonly KsVTab256 t) => KsV.Lookup16(t.V0, t.V1, i);
+
+    public static Vector512<float> V(Vector512<int> i, ref readonly KsVTab512 t) => Avx512F.PermuteVar16x32(t.V0, i);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Q(Vector256<float> a, ref readonly KsVTab256 t)
@@ -219,6 +231,11 @@ internal struct KsFam4 : IKsFamily
 internal struct KsFam5 : IKsFamily
 {
     public static int N => 32;
+
+    public static Vector256<float> V(Vector256<int> i, ref readonly KsVTab256 t) =>
+        Avx.BlendVariable(KsV.Lookup16(t.V0, t.V1, i), KsV.Lookup16(t.V2, t.V3, i), Avx2.ShiftLeftLogical(i, 27).AsSingle());
+
+    public static Vector512<float> V(Vector512<int> i, ref readonly KsVTab512 t) => Avx512F.PermuteVar16x32x2(t.V0, i, t.V1);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Q(Vector256<float> a, ref readonly KsVTab256 t)
