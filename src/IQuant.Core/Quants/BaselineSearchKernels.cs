@@ -20,16 +20,3 @@ internal static unsafe class KxKernels
         BaselineHelpers.MakeQkx2(n, nmax, x, w, L, out theMin, rmin, rdelta, nstep, useMad);
 }
 
-/// <summary>Dispatch of the IQ4 sub-block search (§2.7).</summary>
-internal static unsafe class Iq4Kernels
-{
-    /// <summary>The §2.7 search over one block of 32.</summary>
-    public static float Search(float* x, float* w, SimdLevel level) => BaselineHelpers.Iq4Search(x, w);
-
-    /// <summary>qs[j] = BI4(id·x_j) | BI4(id·x_{j+16}) &lt;&lt; 4 for one block of 32.</summary>
-    public static void Levels32(float* x, float id, byte* qs, SimdLevel level)
-    {
-        for (int j = 0; j < 16; j++)
-            qs[j] = (byte)(BaselineHelpers.Bi4(id * x[j]) | (BaselineHelpers.Bi4(id * x[j + 16]) << 4));
-    }
-}

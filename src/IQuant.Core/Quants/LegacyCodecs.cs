@@ -77,7 +77,7 @@ public sealed unsafe class Q8_0Codec : LegacyCodecBase
             float d = amax / 127f;
             float id = d != 0 ? 1f / d : 0f;
             StoreHalf(yb, d);
-            for (int j = 0; j < 32; j++) yb[2 + j] = (byte)(sbyte)RoundAway(xb[j] * id);
+            for (int j = 0; j < 32; j++) yb[2 + j] = (byte)(int)RoundAway(xb[j] * id);
         }
     }
 
