@@ -1,13 +1,5 @@
 namespace IQuant.Core.Quants;
 
-/// <summary>Dispatch of make_qx_quants (§2.1) to the SIMD or scalar implementation.</summary>
-internal static unsafe class QxKernels
-{
-    /// <summary>make_qx_quants(n, nmax, x, L, 1, w) with explicit weights.</summary>
-    public static float MakeQx(int n, int nmax, float* x, byte* L, float* w, SimdLevel level) =>
-        BaselineHelpers.MakeQx(n, nmax, x, L, w);
-}
-
 /// <summary>Dispatch of make_qkx2/make_qkx3 (§2.3, §2.4).</summary>
 internal static unsafe class KxKernels
 {
