@@ -13,6 +13,7 @@ namespace IQuant.Core.Quants;
 /// computations are independent) and picks the first minimum exactly as the scalar strict-&lt; scan. All paths are
 /// bit-identical to <see cref="BaselineHelpers.Iq4Search"/>.
 /// </summary>
+[SkipLocalsInit]
 internal static unsafe class Iq4Kernels
 {
     private static readonly int* s_index = AllocIndex();

@@ -11,6 +11,7 @@ namespace IQuant.Core.Quants;
 /// operation as the scalar code), then the acceptance chain walks the candidates in the reference order in scalar code.
 /// Bit-identical to <see cref="BaselineHelpers.MakeQx"/>.
 /// </summary>
+[SkipLocalsInit]
 internal static unsafe class QxKernels
 {
     private const int Candidates = 39;
