@@ -51,6 +51,8 @@ internal static unsafe class KxKernels
             double diff = (((double)scale * l) + min) - x[i];
             bestMad += (double)w[i] * (diff * diff);
         }
+        double* xd = stackalloc double[32]; double* wd = stackalloc double[32];
+        for (int i = 0; i < n; i++) { xd[i] = x[i]; wd[i] = w[i]; }
         double* D = stackalloc double[8]; double* TS = stackalloc double[8]; double* TM = stackalloc double[8]; double* MAD = stackalloc double[8];
         float* s = stackalloc float[8];
         int width = level == SimdLevel.Avx512 ? 8 : 4;
@@ -59,8 +61,8 @@ internal static unsafe class KxKernels
         {
             int cnt = Math.Min(width, nstep + 1 - k);
             CandidateScales(s, width, k, cnt, rmin, rdelta, nmax, max - min);
-            if (width == 8) Kx3Lanes512(n, nmax, x, w, min, s, SW, SX, SX2, D, TS, TM, MAD);
-            else Kx3Lanes256(n, nmax, x, w, min, s, SW, SX, SX2, D, TS, TM, MAD);
+            if (width == 8) Kx3Lanes512(n, nmax, xd, wd, x, min, s, SW, SX, SX2, D, TS, TM, MAD);
+            else Kx3Lanes256(n, nmax, xd, wd, x, min, s, SW, SX, SX2, D, TS, TM, MAD);
             int acc = -1;
             for (int c = 0; c < cnt; c++)
                 if (D[c] > 0 && MAD[c] < bestMad) { acc = c; break; }
@@ -151,23 +153,25 @@ internal static unsafe class KxKernels
         }
     }
 
-    private static void Kx3Lanes512(int n, int nmax, float* x, float* w, float min, float* s, double SW, double SX, double SX2,
+    private static void Kx3Lanes512(int n, int nmax, double* xd, double* wd, float* x, float min, float* s, double SW, double SX, double SX2,
         double* D, double* TS, double* TM, double* MAD)
     {
         var vs = Vector256.Load(s);
         var magic = Vector256.Create(12582912f);
         var mask = Vector256.Create(0x7FFFFF); var off = Vector256.Create(0x400000);
         var hi = Vector256.Create(nmax);
+        float* xm = stackalloc float[32];
+        for (int i = 0; i < n; i++) xm[i] = x[i] - min;
         Vector512<double> SL = default, SL2 = default, SXL = default;
         for (int i = 0; i < n; i++)
         {
-            var a = vs * Vector256.Create(x[i] - min) + magic;
+            var a = vs * Vector256.Create(xm[i]) + magic;
             var li = Vector256.Min(Vector256.Max((a.AsInt32() & mask) - off, Vector256<int>.Zero), hi);
             var dl = Avx512F.ConvertToVector512Double(li);
-            var wl = Vector512.Create((double)w[i]) * dl;
+            var wl = Vector512.Create(wd[i]) * dl;
             SL += wl;
             SL2 += wl * dl;
-            SXL += wl * Vector512.Create((double)x[i]);
+            SXL += wl * Vector512.Create(xd[i]);
         }
         var vSW = Vector512.Create(SW); var vSX = Vector512.Create(SX);
         var d = (vSW * SL2) - (SL * SL);
@@ -181,23 +185,25 @@ internal static unsafe class KxKernels
         d.Store(D); ts.Store(TS); tm.Store(TM); mad.Store(MAD);
     }
 
-    private static void Kx3Lanes256(int n, int nmax, float* x, float* w, float min, float* s, double SW, double SX, double SX2,
+    private static void Kx3Lanes256(int n, int nmax, double* xd, double* wd, float* x, float min, float* s, double SW, double SX, double SX2,
         double* D, double* TS, double* TM, double* MAD)
     {
         var vs = Vector128.Load(s);
         var magic = Vector128.Create(12582912f);
         var mask = Vector128.Create(0x7FFFFF); var off = Vector128.Create(0x400000);
         var hi = Vector128.Create(nmax);
+        float* xm = stackalloc float[32];
+        for (int i = 0; i < n; i++) xm[i] = x[i] - min;
         Vector256<double> SL = default, SL2 = default, SXL = default;
         for (int i = 0; i < n; i++)
         {
-            var a = vs * Vector128.Create(x[i] - min) + magic;
+            var a = vs * Vector128.Create(xm[i]) + magic;
             var li = Vector128.Min(Vector128.Max((a.AsInt32() & mask) - off, Vector128<int>.Zero), hi);
             var dl = Avx.ConvertToVector256Double(li);
-            var wl = Vector256.Create((double)w[i]) * dl;
+            var wl = Vector256.Create(wd[i]) * dl;
             SL += wl;
             SL2 += wl * dl;
-            SXL += wl * Vector256.Create((double)x[i]);
+            SXL += wl * Vector256.Create(xd[i]);
         }
         var vSW = Vector256.Create(SW); var vSX = Vector256.Create(SX);
         var d = (vSW * SL2) - (SL * SL);
@@ -273,11 +279,15 @@ internal static unsafe class KxKernels
         var magic = Vector512.Create(12582912f);
         var mask = Vector512.Create(0x7FFFFF); var off = Vector512.Create(0x400000);
         var hi = Vector512.Create(nmax);
+        float* xm = stackalloc float[32];
+        for (int i = 0; i < n; i++) xm[i] = x[i] - min;
+        var ls = stackalloc Vector512<float>[32];
         Vector512<float> SL = default, SL2 = default, SXL = default;
         for (int i = 0; i < n; i++)
         {
-            var a = vs * Vector512.Create(x[i] - min) + magic;
+            var a = vs * Vector512.Create(xm[i]) + magic;
             var l = Vector512.ConvertToSingle(Vector512.Min(Vector512.Max((a.AsInt32() & mask) - off, Vector512<int>.Zero), hi));
+            ls[i] = l;
             var wl = Vector512.Create(w[i]) * l;
             SL += wl;
             SL2 += wl * l;
@@ -293,9 +303,7 @@ internal static unsafe class KxKernels
         Vector512<float> mad = default;
         for (int i = 0; i < n; i++)
         {
-            var a = vs * Vector512.Create(x[i] - min) + magic;
-            var l = Vector512.ConvertToSingle(Vector512.Min(Vector512.Max((a.AsInt32() & mask) - off, Vector512<int>.Zero), hi));
-            var diff = ((ts * l) + tm) - Vector512.Create(x[i]);
+            var diff = ((ts * ls[i]) + tm) - Vector512.Create(x[i]);
             diff = useMad ? Vector512.Abs(diff) : diff * diff;
             mad += Vector512.Create(w[i]) * diff;
         }
@@ -309,11 +317,15 @@ internal static unsafe class KxKernels
         var magic = Vector256.Create(12582912f);
         var mask = Vector256.Create(0x7FFFFF); var off = Vector256.Create(0x400000);
         var hi = Vector256.Create(nmax);
+        float* xm = stackalloc float[32];
+        for (int i = 0; i < n; i++) xm[i] = x[i] - min;
+        var ls = stackalloc Vector256<float>[32];
         Vector256<float> SL = default, SL2 = default, SXL = default;
         for (int i = 0; i < n; i++)
         {
-            var a = vs * Vector256.Create(x[i] - min) + magic;
+            var a = vs * Vector256.Create(xm[i]) + magic;
             var l = Vector256.ConvertToSingle(Vector256.Min(Vector256.Max((a.AsInt32() & mask) - off, Vector256<int>.Zero), hi));
+            ls[i] = l;
             var wl = Vector256.Create(w[i]) * l;
             SL += wl;
             SL2 += wl * l;
@@ -329,9 +341,7 @@ internal static unsafe class KxKernels
         Vector256<float> mad = default;
         for (int i = 0; i < n; i++)
         {
-            var a = vs * Vector256.Create(x[i] - min) + magic;
-            var l = Vector256.ConvertToSingle(Vector256.Min(Vector256.Max((a.AsInt32() & mask) - off, Vector256<int>.Zero), hi));
-            var diff = ((ts * l) + tm) - Vector256.Create(x[i]);
+            var diff = ((ts * ls[i]) + tm) - Vector256.Create(x[i]);
             diff = useMad ? Vector256.Abs(diff) : diff * diff;
             mad += Vector256.Create(w[i]) * diff;
         }
