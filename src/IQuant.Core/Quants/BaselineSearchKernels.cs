@@ -21,14 +21,12 @@ internal static unsafe class KxKernels
     public static float MakeQkx3(int n, int nmax, float* x, float* w, byte* L, out float theMin, float rmin, float rdelta, int nstep, SimdLevel level)
     {
         if (level == SimdLevel.Scalar || n > 32) return BaselineHelpers.MakeQkx3(n, nmax, x, w, L, out theMin, rmin, rdelta, nstep);
-        float min = x[0], max = x[0];
+        MinMax(x, n, out float min, out float max);
         double SW = w[0];
         double SX = SW * x[0];
         double SX2 = (SW * x[0]) * x[0];
         for (int i = 1; i < n; i++)
         {
-            if (x[i] < min) min = x[i];
-            if (x[i] > max) max = x[i];
             double wi = w[i];
             SW += wi;
             SX += wi * x[i];
@@ -76,6 +74,24 @@ internal static unsafe class KxKernels
         else Kx3Greedy(n, nmax, x, w, L, SW, SX, ref scale, ref min);
         theMin = -min;
         return scale;
+    }
+
+    /// <summary>
+    /// min = x0, max = x0; then "if (x_i &lt; min) min = x_i; if (x_i &gt; max) max = x_i" in order, branch-free: minss/maxss
+    /// return their second operand unless the first compares strictly less/greater, which is exactly that update
+    /// (signed zeros and ties included).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MinMax(float* x, int n, out float min, out float max)
+    {
+        var mn = Vector128.CreateScalarUnsafe(x[0]); var mx = mn;
+        for (int i = 1; i < n; i++)
+        {
+            var v = Vector128.CreateScalarUnsafe(x[i]);
+            mn = Sse.MinScalar(v, mn);
+            mx = Sse.MaxScalar(v, mx);
+        }
+        min = mn.ToScalar(); max = mx.ToScalar();
     }
 
     /// <summary>s_c = ((rmin + rdelta·f(k + c)) + f(nmax)) / range for c &lt; width (lanes past cnt repeat the last one).</summary>
@@ -221,13 +237,11 @@ internal static unsafe class KxKernels
     public static float MakeQkx2(int n, int nmax, float* x, float* w, byte* L, out float theMin, float rmin, float rdelta, int nstep, bool useMad, SimdLevel level)
     {
         if (level == SimdLevel.Scalar || n > 32) return BaselineHelpers.MakeQkx2(n, nmax, x, w, L, out theMin, rmin, rdelta, nstep, useMad);
-        float min = x[0], max = x[0];
+        MinMax(x, n, out float min, out float max);
         float sw = w[0];
         float sx = sw * x[0];
         for (int i = 1; i < n; i++)
         {
-            if (x[i] < min) min = x[i];
-            if (x[i] > max) max = x[i];
             sw += w[i];
             sx += w[i] * x[i];
         }

@@ -121,14 +121,17 @@ public abstract unsafe class KQuantCodecBase : QuantCodec
 
     /// <summary>L_i = clamp(nearest_int((x_i + add) / div), lo, hi) + offset as bytes, 8 lanes at a time (same binary32 ops as the scalar loop).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private protected static void RequantLanes(float* x, byte* L, int n, float add, float div, int lo, int hi, int offset = 0)
+    private protected static void RequantLanes(float* x, byte* L, int n, float add, float div, int lo, int hi, int offset = 0,
+        bool noAdd = false, bool multiply = false)
     {
         var va = Vector256.Create(add); var vd = Vector256.Create(div);
         var vlo = Vector256.Create(lo); var vhi = Vector256.Create(hi); var voff = Vector256.Create(offset);
         var magic = Vector256.Create(12582912f);
         for (int i = 0; i < n; i += 8)
         {
-            var q = ((Vector256.Load(x + i) + va) / vd + magic).AsInt32();
+            var xv = Vector256.Load(x + i);
+            if (!noAdd) xv += va;
+            var q = ((multiply ? xv * vd : xv / vd) + magic).AsInt32();
             var l = Vector256.Min(Vector256.Max((q & Vector256.Create(0x7FFFFF)) - Vector256.Create(0x400000), vlo), vhi) + voff;
             var p16 = Sse41.PackUnsignedSaturate(l.GetLower(), l.GetUpper());
             *(ulong*)(L + i) = Sse2.PackUnsignedSaturate(p16.AsInt16(), p16.AsInt16()).AsUInt64().ToScalar();
@@ -307,7 +310,8 @@ public sealed unsafe class Q2_KCodec : KQuantCodecBase
                 float dd = d * (sb[j] & 0xF);
                 if (dd == 0) continue;
                 float dm = dmin * (sb[j] >> 4);
-                for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (byte)Clamp(NearestInt((x[16 * j + ii] + dm) / dd), 0, 3);
+                if (level != SimdLevel.Scalar) RequantLanes(x + 16 * j, L + 16 * j, 16, dm, dd, 0, 3);
+                else for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (byte)Clamp(NearestInt((x[16 * j + ii] + dm) / dd), 0, 3);
             }
         }
         else
@@ -331,7 +335,8 @@ public sealed unsafe class Q2_KCodec : KQuantCodecBase
                 float dd = dm * Ls[j];
                 float m = mm * Lm[j];
                 float id = dd != 0 ? 1f / dd : 0f;
-                for (int l = 0; l < 16; l++) L[16 * j + l] = (byte)Clamp(NearestInt((x[16 * j + l] + m) * id), 0, 3);
+                if (level != SimdLevel.Scalar) RequantLanes(x + 16 * j, L + 16 * j, 16, m, id, 0, 3, multiply: true);
+                else for (int l = 0; l < 16; l++) L[16 * j + l] = (byte)Clamp(NearestInt((x[16 * j + l] + m) * id), 0, 3);
             }
             for (int j = 0; j < 16; j++) y[j] = (byte)(Ls[j] | (Lm[j] << 4));
         }
@@ -422,7 +427,8 @@ public sealed unsafe class Q3_KCodec : KQuantCodecBase
         {
             float dd = d * DecodeScale(sc, j);
             if (dd == 0) continue;
-            for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (byte)(Clamp(NearestInt(x[16 * j + ii] / dd), -4, 3) + 4);
+            if (level != SimdLevel.Scalar) RequantLanes(x + 16 * j, L + 16 * j, 16, 0f, dd, -4, 3, 4, noAdd: true);
+            else for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (byte)(Clamp(NearestInt(x[16 * j + ii] / dd), -4, 3) + 4);
         }
         byte* hmask = y;
         for (int j = 0; j < 32; j++) hmask[j] = 0;
@@ -642,7 +648,8 @@ public sealed unsafe class Q6_KCodec : KQuantCodecBase
         {
             float dd = d * sc[j];
             if (dd == 0) continue;
-            for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (byte)(Clamp(NearestInt(x[16 * j + ii] / dd), -32, 31) + 32);
+            if (level != SimdLevel.Scalar) RequantLanes(x + 16 * j, L + 16 * j, 16, 0f, dd, -32, 31, 32, noAdd: true);
+            else for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (byte)(Clamp(NearestInt(x[16 * j + ii] / dd), -32, 31) + 32);
         }
         byte* ql = y; byte* qh = y + 128;
         for (int h = 0; h < 2; h++)
