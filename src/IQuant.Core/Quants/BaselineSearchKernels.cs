@@ -41,16 +41,21 @@ internal static unsafe class KxKernels
         }
         float iscale = nmax / (max - min);
         float scale = 1 / iscale;
-        double bestMad = 0;
-        for (int i = 0; i < n; i++)
-        {
-            int l = Clamp(NearestInt(iscale * (x[i] - min)), 0, nmax);
-            L[i] = (byte)l;
-            double diff = (((double)scale * l) + min) - x[i];
-            bestMad += (double)w[i] * (diff * diff);
-        }
         double* xd = stackalloc double[32]; double* wd = stackalloc double[32];
         for (int i = 0; i < n; i++) { xd[i] = x[i]; wd[i] = w[i]; }
+        AffineLevels(x, n, iscale, min, nmax, L);
+        double* t = stackalloc double[32];
+        {
+            var vs = Vector256.Create((double)scale); var vm = Vector256.Create((double)min);
+            for (int i = 0; i < n; i += 4)
+            {
+                var l = Avx.ConvertToVector256Double(Sse41.ConvertToVector128Int32(Vector128.CreateScalarUnsafe(*(uint*)(L + i)).AsByte()));
+                var diff = ((vs * l) + vm) - Vector256.Load(xd + i);
+                (Vector256.Load(wd + i) * (diff * diff)).Store(t + i);
+            }
+        }
+        double bestMad = 0;
+        for (int i = 0; i < n; i++) bestMad += t[i];
         double* D = stackalloc double[8]; double* TS = stackalloc double[8]; double* TM = stackalloc double[8]; double* MAD = stackalloc double[8];
         float* s = stackalloc float[8];
         int width = level == SimdLevel.Avx512 ? 8 : 4;
@@ -66,7 +71,7 @@ internal static unsafe class KxKernels
                 if (D[c] > 0 && MAD[c] < bestMad) { acc = c; break; }
             if (acc < 0) { k += cnt; continue; }
             float sa = s[acc];
-            for (int i = 0; i < n; i++) L[i] = (byte)Clamp(NearestInt(sa * (x[i] - min)), 0, nmax);
+            AffineLevels(x, n, sa, min, nmax, L);
             bestMad = MAD[acc]; scale = (float)TS[acc]; min = (float)TM[acc];
             k += acc + 1;
         }
@@ -92,6 +97,20 @@ internal static unsafe class KxKernels
             mx = Sse.MaxScalar(v, mx);
         }
         min = mn.ToScalar(); max = mx.ToScalar();
+    }
+
+    /// <summary>L_i = clamp(nearest_int(s·(x_i − min)), 0, nmax) for n (a multiple of 8) weights, in lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AffineLevels(float* x, int n, float s, float min, int nmax, byte* L)
+    {
+        var vs = Vector256.Create(s); var vm = Vector256.Create(min); var hi = Vector256.Create(nmax);
+        for (int i = 0; i < n; i += 8)
+        {
+            var q = (vs * (Vector256.Load(x + i) - vm) + Vector256.Create(12582912f)).AsInt32();
+            var l = Vector256.Min(Vector256.Max((q & Vector256.Create(0x7FFFFF)) - Vector256.Create(0x400000), Vector256<int>.Zero), hi);
+            var p16 = Sse41.PackUnsignedSaturate(l.GetLower(), l.GetUpper());
+            *(ulong*)(L + i) = Sse2.PackUnsignedSaturate(p16.AsInt16(), p16.AsInt16()).AsUInt64().ToScalar();
+        }
     }
 
     /// <summary>s_c = ((rmin + rdelta·f(k + c)) + f(nmax)) / range for c &lt; width (lanes past cnt repeat the last one).</summary>
@@ -254,15 +273,20 @@ internal static unsafe class KxKernels
         }
         float iscale = nmax / (max - min);
         float scale = 1 / iscale;
-        float best = 0;
-        for (int i = 0; i < n; i++)
+        AffineLevels(x, n, iscale, min, nmax, L);
+        float* t = stackalloc float[32];
         {
-            int l = Clamp(NearestInt(iscale * (x[i] - min)), 0, nmax);
-            L[i] = (byte)l;
-            float diff = ((scale * l) + min) - x[i];
-            diff = useMad ? MathF.Abs(diff) : diff * diff;
-            best += w[i] * diff;
+            var vs = Vector256.Create(scale); var vm = Vector256.Create(min);
+            for (int i = 0; i < n; i += 8)
+            {
+                var l = Vector256.ConvertToSingle(Avx2.ConvertToVector256Int32(Vector128.CreateScalarUnsafe(*(ulong*)(L + i)).AsByte()));
+                var diff = ((vs * l) + vm) - Vector256.Load(x + i);
+                diff = useMad ? Vector256.Abs(diff) : diff * diff;
+                (Vector256.Load(w + i) * diff).Store(t + i);
+            }
         }
+        float best = 0;
+        for (int i = 0; i < n; i++) best += t[i];
         float* D = stackalloc float[16]; float* TS = stackalloc float[16]; float* TM = stackalloc float[16]; float* MAD = stackalloc float[16];
         float* s = stackalloc float[16];
         int width = level == SimdLevel.Avx512 ? 16 : 8;
@@ -278,7 +302,7 @@ internal static unsafe class KxKernels
                 if (D[c] > 0 && MAD[c] < best) { acc = c; break; }
             if (acc < 0) { k += cnt; continue; }
             float sa = s[acc];
-            for (int i = 0; i < n; i++) L[i] = (byte)Clamp(NearestInt(sa * (x[i] - min)), 0, nmax);
+            AffineLevels(x, n, sa, min, nmax, L);
             best = MAD[acc]; scale = TS[acc]; min = TM[acc];
             k += acc + 1;
         }
