@@ -117,11 +117,13 @@ internal static unsafe class KxKernels
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CandidateScales(float* s, int width, int k, int cnt, float rmin, float rdelta, int nmax, float range)
     {
-        var kk = Vector512.Min(Vector512.Create(k) + Vector512<int>.Indices, Vector512.Create(k + cnt - 1));
-        var v = ((Vector512.Create(rmin) + Vector512.Create(rdelta) * Vector512.ConvertToSingle(kk)) + Vector512.Create((float)nmax)) / Vector512.Create(range);
-        if (width == 16) v.Store(s);
-        else if (width == 8) v.GetLower().Store(s);
-        else v.GetLower().GetLower().Store(s);
+        for (int c = 0; c < width; c += 8)
+        {
+            var kk = Vector256.Min(Vector256.Create(k + c) + Vector256<int>.Indices, Vector256.Create(k + cnt - 1));
+            var v = ((Vector256.Create(rmin) + Vector256.Create(rdelta) * Vector256.ConvertToSingle(kk)) + Vector256.Create((float)nmax)) / Vector256.Create(range);
+            if (width - c >= 8) v.Store(s + c);
+            else v.GetLower().Store(s + c);
+        }
     }
 
     /// <summary>

@@ -111,6 +111,35 @@ internal static unsafe class Iq4Kernels
         return Vector512.Create(g0, g1);
     }
 
+    /// <summary>T[BI4(a)] directly: the table value of the chosen index (T[c] = T[k] when c &lt; 16).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Bi4Value512(Vector512<float> a)
+    {
+        var ix = Avx512F.ConvertToVector512Int32WithTruncation(a) + Vector512.Create(127);
+        ix = Vector512.Min(Vector512.Max(ix, Vector512<int>.Zero), Vector512.Create(255));
+        var c = Index512(ix);
+        var k = c & Vector512.Create(15);
+        var T = Table512;
+        var tk = Avx512F.PermuteVar16x32(T, k);
+        var tk1 = Avx512F.PermuteVar16x32(T, k + Vector512<int>.One);
+        var takeK = Vector512.LessThan(a - tk, tk1 - a) | Vector512.LessThan(c, Vector512.Create(16)).AsSingle();
+        return Vector512.ConditionalSelect(takeK, tk, tk1);
+    }
+
+    /// <summary>T[BI4(a)] directly, 8 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Bi4Value256(Vector256<float> a)
+    {
+        var ix = Avx.ConvertToVector256Int32WithTruncation(a) + Vector256.Create(127);
+        ix = Vector256.Min(Vector256.Max(ix, Vector256<int>.Zero), Vector256.Create(255));
+        var c = Avx2.GatherVector256(s_index, ix, 4);
+        var k = c & Vector256.Create(15);
+        var tk = Lookup256(k);
+        var tk1 = Lookup256(k + Vector256<int>.One);
+        var takeK = Vector256.LessThan(a - tk, tk1 - a) | Vector256.LessThan(c, Vector256.Create(16)).AsSingle();
+        return Vector256.ConditionalSelect(takeK, tk, tk1);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Lookup512(Vector512<int> l) => Avx512F.PermuteVar16x32(Table512, l);
 
@@ -184,8 +213,8 @@ internal static unsafe class Iq4Kernels
         for (int i = 0; i < 32; i++)
         {
             var xi = Vector512.Create(x[i]); var wi = Vector512.Create(w[i]);
-            var q0 = Lookup512(Bi4_512(id0 * xi));
-            var q1 = Lookup512(Bi4_512(id1 * xi));
+            var q0 = Bi4Value512(id0 * xi);
+            var q1 = Bi4Value512(id1 * xi);
             var wq0 = wi * q0; var wq1 = wi * q1;
             ax0 += wq0 * xi; ax1 += wq1 * xi;
             a20 += wq0 * q0; a21 += wq1 * q1;
@@ -254,8 +283,8 @@ internal static unsafe class Iq4Kernels
         for (int i = 0; i < 32; i++)
         {
             var xi = Vector256.Create(x[i]); var wi = Vector256.Create(w[i]);
-            var q0 = Lookup256(Bi4_256(id0 * xi)); var q1 = Lookup256(Bi4_256(id1 * xi));
-            var q2 = Lookup256(Bi4_256(id2 * xi)); var q3 = Lookup256(Bi4_256(id3 * xi));
+            var q0 = Bi4Value256(id0 * xi); var q1 = Bi4Value256(id1 * xi);
+            var q2 = Bi4Value256(id2 * xi); var q3 = Bi4Value256(id3 * xi);
             var wq0 = wi * q0; var wq1 = wi * q1; var wq2 = wi * q2; var wq3 = wi * q3;
             ax0 += wq0 * xi; ax1 += wq1 * xi; ax2 += wq2 * xi; ax3 += wq3 * xi;
             a20 += wq0 * q0; a21 += wq1 * q1; a22 += wq2 * q2; a23 += wq3 * q3;

@@ -19,22 +19,17 @@ internal static unsafe class QxKernels
     /// <summary>make_qx_quants(n, nmax, x, L, 1, w) with explicit weights (x² when there is no imatrix).</summary>
     public static float MakeQx(int n, int nmax, float* x, byte* L, float* w, SimdLevel level)
     {
-        if (level == SimdLevel.Scalar) return BaselineHelpers.MakeQx(n, nmax, x, L, w);
-        float amax = AbsMax(x, n, out float max);
+        if (level == SimdLevel.Scalar || n % 8 != 0 || n > 32) return BaselineHelpers.MakeQx(n, nmax, x, L, w);
+        float amax = AbsMaxLanes(x, n, out float max);
         if (amax < GroupMaxEps)
         {
             for (int i = 0; i < n; i++) L[i] = 0;
             return 0f;
         }
         float* s = stackalloc float[48];
-        s[0] = (float)(-nmax) / max;
-        for (int k = -9; k <= 9; k++)
-        {
-            float t = 0.1f * k;
-            s[1 + 2 * (k + 9)] = (-((float)nmax + t)) / max;
-            s[2 + 2 * (k + 9)] = ((float)(nmax - 1) + t) / max;
-        }
-        for (int c = Candidates; c < 48; c++) s[c] = s[0];
+        float* num = Numerators(nmax);
+        var vmax = Vector256.Create(max);
+        for (int c = 0; c < 48; c += 8) (Vector256.Load(num + c) / vmax).Store(s + c);
         float* slx = stackalloc float[48];
         float* sl2 = stackalloc float[48];
         if (level == SimdLevel.Avx512) Sums512(n, nmax, x, w, s, slx, sl2);
@@ -52,8 +47,7 @@ internal static unsafe class QxKernels
                 scale = a / b; best = scale * a; bslx = a; bsl2 = b; last = c;
             }
         }
-        float sl = s[last];
-        for (int i = 0; i < n; i++) L[i] = (byte)(Clamp(NearestInt(sl * x[i]), -nmax, nmax - 1) + nmax);
+        SymLevels(x, n, s[last], nmax, L);
         if (level == SimdLevel.Avx512 && (n == 16 || n == 32)) return Greedy512(n, nmax, x, L, w, scale, best, bslx, bsl2);
         if (n % 8 == 0 && n <= 32) return Greedy256(n, nmax, x, L, w, scale, best, bslx, bsl2);
         return QxGreedy(n, nmax, x, L, w, scale, best, bslx, bsl2);
@@ -147,6 +141,71 @@ internal static unsafe class QxKernels
         m4 = Vector128.Max(m4, Vector128.Shuffle(m4, Vector128.Create(2, 3, 0, 1)));
         m4 = Vector128.Max(m4, Vector128.Shuffle(m4, Vector128.Create(1, 0, 3, 2)));
         return m4.ToScalar();
+    }
+
+    private static readonly nint[] s_numerators = new nint[33];
+
+    /// <summary>
+    /// The numerators of the 39 candidate inverse scales for one nmax (then divided by max): f(−nmax), and for
+    /// k = −9..9 with t = 0.1f·f(k): −(f(nmax) + t) and f(nmax − 1) + t — computed once with the scalar operations.
+    /// </summary>
+    private static float* Numerators(int nmax)
+    {
+        nint p = Volatile.Read(ref s_numerators[nmax]);
+        if (p != 0) return (float*)p;
+        var a = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(48 * sizeof(float), 64);
+        a[0] = (float)(-nmax);
+        for (int k = -9; k <= 9; k++)
+        {
+            float t = 0.1f * k;
+            a[1 + 2 * (k + 9)] = -((float)nmax + t);
+            a[2 + 2 * (k + 9)] = (float)(nmax - 1) + t;
+        }
+        for (int c = Candidates; c < 48; c++) a[c] = a[0];
+        nint prev = Interlocked.CompareExchange(ref s_numerators[nmax], (nint)a, 0);
+        if (prev != 0) { System.Runtime.InteropServices.NativeMemory.AlignedFree(a); return (float*)prev; }
+        return a;
+    }
+
+    /// <summary>
+    /// ABSMAX in lanes: amax = max|x| (exact in any order), max = the first x with |x| = amax (what the scalar strict-&gt;
+    /// scan keeps); +0 when amax is 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static float AbsMaxLanes(float* x, int n, out float max)
+    {
+        var m = Vector256.Abs(Vector256.Load(x));
+        for (int i = 8; i < n; i += 8) m = Vector256.Max(m, Vector256.Abs(Vector256.Load(x + i)));
+        var m4 = Vector128.Max(m.GetLower(), m.GetUpper());
+        m4 = Vector128.Max(m4, Vector128.Shuffle(m4, Vector128.Create(2, 3, 0, 1)));
+        m4 = Vector128.Max(m4, Vector128.Shuffle(m4, Vector128.Create(1, 0, 3, 2)));
+        float amax = m4.ToScalar();
+        max = 0;
+        if (amax > 0)
+        {
+            var va = Vector256.Create(amax);
+            for (int i = 0; i < n; i += 8)
+            {
+                uint bits = Vector256.Equals(Vector256.Abs(Vector256.Load(x + i)), va).ExtractMostSignificantBits();
+                if (bits != 0) { max = x[i + System.Numerics.BitOperations.TrailingZeroCount(bits)]; break; }
+            }
+        }
+        return amax;
+    }
+
+    /// <summary>L_i = clamp(nearest_int(s·x_i), −nmax, nmax−1) + nmax in lanes (n a multiple of 8).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SymLevels(float* x, int n, float s, int nmax, byte* L)
+    {
+        var vs = Vector256.Create(s);
+        var lo = Vector256.Create(-nmax); var hi = Vector256.Create(nmax - 1); var off = Vector256.Create(nmax);
+        for (int i = 0; i < n; i += 8)
+        {
+            var q = (vs * Vector256.Load(x + i) + Vector256.Create(12582912f)).AsInt32();
+            var l = Vector256.Min(Vector256.Max((q & Vector256.Create(0x7FFFFF)) - Vector256.Create(0x400000), lo), hi) + off;
+            var p16 = Sse41.PackUnsignedSaturate(l.GetLower(), l.GetUpper());
+            *(ulong*)(L + i) = Sse2.PackUnsignedSaturate(p16.AsInt16(), p16.AsInt16()).AsUInt64().ToScalar();
+        }
     }
 
     private static void Sums512(int n, int nmax, float* x, float* w, float* s, float* slx, float* sl2)
