@@ -45,22 +45,22 @@ internal sealed unsafe class TypeKernel
         d[GgmlType.F32] = new TypeKernel { Type = GgmlType.F32, Act = ActivationKind.Float };
         d[GgmlType.F16] = new TypeKernel { Type = GgmlType.F16, Act = ActivationKind.Float };
         d[GgmlType.Q8_0] = new TypeKernel { Type = GgmlType.Q8_0, Act = ActivationKind.Q80 };
-        Q(GgmlType.IQ4_KS, &Kernels.DecodeScalar.Iq4Ks, null);
-        Q(GgmlType.IQ2_KS, &Kernels.DecodeScalar.Iq2Ks, null);
-        Q(GgmlType.IQ3_KS, &Kernels.DecodeScalar.Iq3Ks, null);
-        Q(GgmlType.IQ2_K, &Kernels.DecodeScalar.Iq2K, null);
-        Q(GgmlType.IQ3_K, &Kernels.DecodeScalar.Iq3K, null);
-        Q(GgmlType.IQ4_K, &Kernels.DecodeScalar.Iq4K, null);
-        Q(GgmlType.IQ5_K, &Kernels.DecodeScalar.Iq5K, null);
-        Q(GgmlType.IQ5_KS, &Kernels.DecodeScalar.Iq5Ks, null);
-        Q(GgmlType.IQ6_K, &Kernels.DecodeScalar.Iq6K, null);
-        Q(GgmlType.IQ4_KSS, &Kernels.DecodeScalar.Iq4Kss, null);
-        Q(GgmlType.IQ2_KL, &Kernels.DecodeScalar.Iq2Kl, null);
-        Q(GgmlType.Q2_K, &Kernels.DecodeScalar.Q2K, null, min: true);
-        Q(GgmlType.Q3_K, &Kernels.DecodeScalar.Q3K, null);
-        Q(GgmlType.Q4_K, &Kernels.DecodeScalar.Q4K, null, min: true);
-        Q(GgmlType.Q5_K, &Kernels.DecodeScalar.Q5K, null, min: true);
-        Q(GgmlType.Q6_K, &Kernels.DecodeScalar.Q6K, null);
+        Q(GgmlType.IQ4_KS, &Kernels.DecodeScalar.Iq4Ks, &Kernels.DecodeAvx2.Iq4Ks);
+        Q(GgmlType.IQ2_KS, &Kernels.DecodeScalar.Iq2Ks, &Kernels.DecodeAvx2.Iq2Ks);
+        Q(GgmlType.IQ3_KS, &Kernels.DecodeScalar.Iq3Ks, &Kernels.DecodeAvx2.Iq3Ks);
+        Q(GgmlType.IQ2_K, &Kernels.DecodeScalar.Iq2K, &Kernels.DecodeAvx2.Iq2K);
+        Q(GgmlType.IQ3_K, &Kernels.DecodeScalar.Iq3K, &Kernels.DecodeAvx2.Iq3K);
+        Q(GgmlType.IQ4_K, &Kernels.DecodeScalar.Iq4K, &Kernels.DecodeAvx2.Iq4K);
+        Q(GgmlType.IQ5_K, &Kernels.DecodeScalar.Iq5K, &Kernels.DecodeAvx2.Iq5K);
+        Q(GgmlType.IQ5_KS, &Kernels.DecodeScalar.Iq5Ks, &Kernels.DecodeAvx2.Iq5Ks);
+        Q(GgmlType.IQ6_K, &Kernels.DecodeScalar.Iq6K, &Kernels.DecodeAvx2.Iq6K);
+        Q(GgmlType.IQ4_KSS, &Kernels.DecodeScalar.Iq4Kss, &Kernels.DecodeAvx2.Iq4Kss);
+        Q(GgmlType.IQ2_KL, &Kernels.DecodeScalar.Iq2Kl, &Kernels.DecodeAvx2.Iq2Kl);
+        Q(GgmlType.Q2_K, &Kernels.DecodeScalar.Q2K, &Kernels.DecodeAvx2.Q2K, min: true);
+        Q(GgmlType.Q3_K, &Kernels.DecodeScalar.Q3K, &Kernels.DecodeAvx2.Q3K);
+        Q(GgmlType.Q4_K, &Kernels.DecodeScalar.Q4K, &Kernels.DecodeAvx2.Q4K, min: true);
+        Q(GgmlType.Q5_K, &Kernels.DecodeScalar.Q5K, &Kernels.DecodeAvx2.Q5K, min: true);
+        Q(GgmlType.Q6_K, &Kernels.DecodeScalar.Q6K, &Kernels.DecodeAvx2.Q6K);
         return d;
     }
 }
