@@ -262,6 +262,11 @@ public static unsafe class MatMul
     private static void RowsQ8K(WeightMatrix w, TypeKernel k, SimdLevel level, byte* act, long actRowBytes, int nVec, float* y,
         int start, int end, Scratch s)
     {
+        if (level != SimdLevel.Scalar && k.RowsAvx2 != null)
+        {
+            k.RowsAvx2(w, act, actRowBytes, nVec, y, start, end);
+            return;
+        }
         int nb = w.Cols / 256;
         var decode = k.Decoder(level);
         bool hasMin = k.HasMin;
