@@ -19,7 +19,7 @@ internal static unsafe class RowDots
         for (int k = 0; k < 8; k++) acc[k] = 0;
         for (int b = 0; b < nBlocks; b++, w += 34, a += Q8Activations.Q80BlockBytes)
         {
-            float f = Fp16.ToFloat(*(ushort*)w) * *(float*)a;
+            float f = Fp16Fast.ToFloat(*(ushort*)w) * *(float*)a;
             sbyte* qw = (sbyte*)(w + 2), qa = (sbyte*)(a + 4);
             for (int k = 0; k < 8; k++)
             {
@@ -36,7 +36,7 @@ internal static unsafe class RowDots
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < nBlocks; b++, w += 34, a += Q8Activations.Q80BlockBytes)
         {
-            float f = Fp16.ToFloat(*(ushort*)w) * *(float*)a;
+            float f = Fp16Fast.ToFloat(*(ushort*)w) * *(float*)a;
             var qw = Avx.LoadVector256((sbyte*)(w + 2));
             var qa = Avx.LoadVector256((sbyte*)(a + 4));
             var s = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(qw), Avx2.Sign(qa, qw)), ones);
@@ -105,17 +105,21 @@ internal static unsafe class RowDots
         return s;
     }
 
-    /// <summary>8 fp16 → 8 f32, exact (subnormals, ±0, Inf and NaN included).</summary>
+    /// <summary>
+    /// 8 fp16 → 8 f32, exact (subnormals, ±0, Inf and NaN included). .NET exposes no F16C intrinsic, so this is integer
+    /// re-biasing; subnormal halves go through an int → float conversion so no denormal float is ever touched (no
+    /// micro-code assists).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> HalfToSingle(Vector128<ushort> h)
     {
         var w = Avx2.ConvertToVector256Int32(h);                              // zero-extended
-        var em = Avx2.ShiftLeftLogical(Avx2.And(w, Vector256.Create(0x7FFF)), 13);
-        var sign = Avx2.ShiftLeftLogical(Avx2.And(w, Vector256.Create(0x8000)), 16);
-        var f = Avx.Multiply(em.AsSingle(), Vector256.Create(0x77800000).AsSingle());   // × 2^112: rebias, exact
-        var special = Avx2.CompareGreaterThan(em, Vector256.Create(0x0F7FFFFF));         // exponent 31: Inf/NaN
-        var fs = Avx2.Or(em, Vector256.Create(0x7F800000));
-        return Avx2.Or(Avx2.BlendVariable(f.AsInt32(), fs, special), sign).AsSingle();
+        var e = Avx2.And(w, Vector256.Create(0x7C00));
+        var norm = Avx2.Add(Avx2.ShiftLeftLogical(Avx2.And(w, Vector256.Create(0x7FFF)), 13), Vector256.Create(112 << 23));
+        var sub = Avx.Multiply(Avx.ConvertToVector256Single(Avx2.And(w, Vector256.Create(0x3FF))), Vector256.Create(1f / 16777216f)).AsInt32();
+        var r = Avx2.BlendVariable(norm, sub, Avx2.CompareEqual(e, Vector256<int>.Zero));
+        r = Avx2.BlendVariable(r, Avx2.Add(norm, Vector256.Create(112 << 23)), Avx2.CompareEqual(e, Vector256.Create(0x7C00)));
+        return Avx2.Or(r, Avx2.ShiftLeftLogical(Avx2.And(w, Vector256.Create(0x8000)), 16)).AsSingle();
     }
 
     public static float F16Avx2(ushort* w, float* x, int n)
