@@ -16,6 +16,14 @@ internal unsafe interface IAvx2Block
 {
     /// <summary>True for the K-quants with a min term (Q2_K, Q4_K, Q5_K).</summary>
     bool HasMin { get; }
+    /// <summary>True if the scale is constant over 32 weights (Ls16 pairs are equal).</summary>
+    bool Sub32 { get; }
+    /// <summary>
+    /// True if <see cref="Values"/> returns the normal table and the shift is applied through the activation block sums:
+    /// <c>Σ (v + c)·q = Σ v·q + c·Σq</c>, i.e. <c>isum += Σ_g Corr16[g]·bsums[g]</c> with <c>Corr16 = Ls16·c·shift</c>.
+    /// </summary>
+    bool HasCorr { get; }
+    Vector256<short> Corr16 { get; }
     /// <summary>Reads the scales of super-block <paramref name="b"/> of the row starting at <paramref name="row"/>.</summary>
     void Begin(byte* row, int b);
     float D { get; }
@@ -29,49 +37,32 @@ internal unsafe interface IAvx2Block
 internal static unsafe class Avx2Util
 {
     public static readonly sbyte* Tab = BuildTables();
-    public const int Iq4ks = 0;        // 2 ymm: normal, shifted (both lanes)
-    public const int Iq2ks = 64;       // 2 ymm
-    public const int Iq3ks = 128;      // 2 ymm (8 entries)
-    public const int Iq2k = 192;       // 4 ymm: lane0 shift = bit0, lane1 shift = bit1
-    public const int Iq3k = 320;       // 4 ymm
-    public const int Iq4k = 448;       // 4 ymm
-    public const int Iq5lo = 576;      // normal entries 0..15, both lanes
-    public const int Iq5hi = 608;      // normal entries 16..31
-    public const int Add2 = 640;       // 4 ymm: [2*b0 x16 | 2*b1 x16]
-    public const int Iq5ks = 768;      // 4 ymm: lo normal, hi normal, lo shifted, hi shifted
-    public const int Iq6 = 896;        // 4 ymm: normal entries 0..15, 16..31, 32..47, 48..63
-    public const int Add1 = 1024;      // 4 ymm: [b0 x16 | b1 x16]
-    public const int Kl = 1152;        // 2 ymm: IQ2_KL first values 0..15 | 16..31, second values 0..15 | 16..31 (xmm halves)
-    private const int Size = 1216;
+    public const int Iq4ks = 0;        // iq4k normal table, both lanes
+    public const int Iq2ks = 32;       // iq2nl normal (4 entries)
+    public const int Iq3ks = 64;       // iq3nl normal (8 entries)
+    public const int Iq5lo = 96;       // iq5nl normal entries 0..15, both lanes
+    public const int Iq5hi = 128;      // iq5nl normal entries 16..31
+    public const int Iq6 = 160;        // 4 ymm: iq6nl entries 0..15, 16..31, 32..47, 48..63 (both lanes)
+    public const int Iq6Hi = 288;      // iq6nl entries 32..63 as one 32-byte table (for vpermi2b)
+    public const int Kl = 320;         // IQ2_KL: 32 first values, then 32 second values
+    public const int Iq6Lo = 384;      // iq6nl entries 0..31 as one 32-byte table
+    private const int Size = 416;
 
     private static sbyte* BuildTables()
     {
         var t = (sbyte*)NativeMemory.AlignedAlloc(Size, 64);
         NativeMemory.Clear(t, Size);
-        void Fill(int off, ReadOnlySpan<sbyte> lane0, ReadOnlySpan<sbyte> lane1)
+        void Fill(int off, ReadOnlySpan<sbyte> lane)
         {
-            for (int i = 0; i < 16; i++) { t[off + i] = i < lane0.Length ? lane0[i] : (sbyte)0; t[off + 16 + i] = i < lane1.Length ? lane1[i] : (sbyte)0; }
+            for (int i = 0; i < 16; i++) t[off + i] = t[off + 16 + i] = i < lane.Length ? lane[i] : (sbyte)0;
         }
         var q4 = Tables.Iq4k; var q2 = Tables.Iq2nl; var q3 = Tables.Iq3nl; var q5 = Tables.Iq5nl; var q6 = Tables.Iq6nl;
-        Fill(Iq4ks, q4[..16], q4[..16]); Fill(Iq4ks + 32, q4[16..], q4[16..]);
-        Fill(Iq2ks, q2[..4], q2[..4]); Fill(Iq2ks + 32, q2[4..], q2[4..]);
-        Fill(Iq3ks, q3[..8], q3[..8]); Fill(Iq3ks + 32, q3[8..], q3[8..]);
-        for (int c = 0; c < 4; c++)
-        {
-            int b0 = c & 1, b1 = c >> 1;
-            Fill(Iq2k + 32 * c, q2.Slice(4 * b0, 4), q2.Slice(4 * b1, 4));
-            Fill(Iq3k + 32 * c, q3.Slice(8 * b0, 8), q3.Slice(8 * b1, 8));
-            Fill(Iq4k + 32 * c, q4.Slice(16 * b0, 16), q4.Slice(16 * b1, 16));
-            for (int i = 0; i < 16; i++)
-            {
-                t[Add2 + 32 * c + i] = (sbyte)(2 * b0); t[Add2 + 32 * c + 16 + i] = (sbyte)(2 * b1);
-                t[Add1 + 32 * c + i] = (sbyte)b0; t[Add1 + 32 * c + 16 + i] = (sbyte)b1;
-            }
-        }
-        Fill(Iq5lo, q5[..16], q5[..16]); Fill(Iq5hi, q5[16..32], q5[16..32]);
-        Fill(Iq5ks, q5[..16], q5[..16]); Fill(Iq5ks + 32, q5[16..32], q5[16..32]);
-        Fill(Iq5ks + 64, q5[32..48], q5[32..48]); Fill(Iq5ks + 96, q5[48..64], q5[48..64]);
-        for (int k = 0; k < 4; k++) Fill(Iq6 + 32 * k, q6.Slice(16 * k, 16), q6.Slice(16 * k, 16));
+        Fill(Iq4ks, q4[..16]);
+        Fill(Iq2ks, q2[..4]);
+        Fill(Iq3ks, q3[..8]);
+        Fill(Iq5lo, q5[..16]); Fill(Iq5hi, q5[16..32]);
+        for (int k = 0; k < 4; k++) Fill(Iq6 + 32 * k, q6.Slice(16 * k, 16));
+        for (int i = 0; i < 32; i++) { t[Iq6Lo + i] = q6[i]; t[Iq6Hi + i] = q6[32 + i]; }
         var kl = Tables.Iq2klPairs;
         for (int i = 0; i < 32; i++) { t[Kl + i] = (sbyte)(kl[i] & 0xFF); t[Kl + 32 + i] = (sbyte)(kl[i] >> 8); }
         return t;
@@ -98,6 +89,17 @@ internal static unsafe class Avx2Util
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<byte> Nibbles16(ulong u) =>
         Vector128.Create(Bmi2.X64.ParallelBitDeposit(u & 0xFFFFFFFF, 0x0F0F0F0F0F0F0F0FUL), Bmi2.X64.ParallelBitDeposit(u >> 32, 0x0F0F0F0F0F0F0F0FUL)).AsByte();
+
+    /// <summary>Bits 0..15 of <paramref name="bits"/> as int16 0/1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<short> Bits16(uint bits) =>
+        Avx2.ConvertToVector256Int16(Vector128.Create(Bmi2.X64.ParallelBitDeposit(bits & 0xFF, 0x0101010101010101UL),
+            Bmi2.X64.ParallelBitDeposit((bits >> 8) & 0xFF, 0x0101010101010101UL)).AsByte());
+
+    /// <summary><c>ls · c · flag</c> per 16-group (flags 0/1 as int16).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<short> Corr(Vector256<short> ls, Vector256<short> flags, short c) =>
+        Avx2.MultiplyLow(ls, Avx2.MultiplyLow(flags, Vector256.Create(c)));
 
     /// <summary>Bits 0..7 of <paramref name="bits"/> as bytes 0/1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -134,14 +136,20 @@ internal static class Fp16Fast
     }
 }
 
+// ------------------------------------------------------------------------------------------------------------------
+// Block views. "Plain" members: HasMin/Sub32/HasCorr are constants so the JIT folds them away per type.
+
 internal unsafe struct Iq4KsBlock : IAvx2Block
 {
     private byte* _x;
     public bool HasMin => false;
+    public bool Sub32 => true;
+    public bool HasCorr => true;
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 { get; private set; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
@@ -150,22 +158,24 @@ internal unsafe struct Iq4KsBlock : IAvx2Block
         D = *(float*)row;
         var s = Avx2Util.Dup8(Vector128.CreateScalar(*(ulong*)_x).AsByte());
         Ls16 = Avx2.Subtract(Avx2.And(s, Vector256.Create((short)254)), Vector256.Create((short)127));
+        Corr16 = Avx2Util.Corr(Ls16, Avx2.And(s, Vector256.Create((short)1)), 4);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Vector256<sbyte> Values(int k) =>
-        Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq4ks + 32 * (_x[k] & 1)), Avx2Util.Nibbles16(_x + 8 + 16 * k));
+    public Vector256<sbyte> Values(int k) => Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq4ks), Avx2Util.Nibbles16(_x + 8 + 16 * k));
 }
 
 internal unsafe struct Iq4KssBlock : IAvx2Block
 {
     private byte* _x;
-    private uint _shift;
     public bool HasMin => false;
+    public bool Sub32 => true;
+    public bool HasCorr => true;
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 { get; private set; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
@@ -179,9 +189,9 @@ internal unsafe struct Iq4KssBlock : IAvx2Block
             uint m = (uint)Avx2.MoveMask(Avx2.ShiftLeftLogical(w, 15).AsByte());
             s |= (ulong)Bmi2.ParallelBitExtract(m, 0xAAAAAAAAu) << (16 * h);
         }
-        _shift = (uint)Bmi2.X64.ParallelBitExtract(s, 0x0101010101010101UL);
         var d = Avx2Util.Dup8(Vector128.CreateScalar(s).AsByte());
         Ls16 = Avx2.Subtract(Avx2.And(d, Vector256.Create((short)254)), Vector256.Create((short)127));
+        Corr16 = Avx2Util.Corr(Ls16, Avx2.And(d, Vector256.Create((short)1)), 4);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -192,29 +202,32 @@ internal unsafe struct Iq4KssBlock : IAvx2Block
         v = Sse2.Xor(v, Sse2.ShiftRightLogical(v, 1));
         var idx = Avx2.And(Avx2.ShiftRightLogicalVariable(Vector256.Create(v.AsUInt32(), v.AsUInt32()), Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4)).AsSByte(),
             Vector256.Create((sbyte)15));
-        return Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq4ks + 32 * (int)((_shift >> k) & 1)), idx);
+        return Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq4ks), idx);
     }
 }
 
 internal unsafe struct Iq2KsBlock : IAvx2Block
 {
     private byte* _x;
-    private int _extra;
     public bool HasMin => false;
+    public bool Sub32 => true;
+    public bool HasCorr => true;
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 { get; private set; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
     {
         _x = row + 2 + 70 * b;
         D = Avx2Util.F16(row);
-        _extra = *(ushort*)_x;
+        uint extra = *(ushort*)_x;
         var nib = Avx2Util.Nibbles8(*(uint*)(_x + 2));
-        var hi = Sse2.ShiftLeftLogical(Avx2Util.Bits8((uint)_extra >> 8).AsUInt16(), 4).AsByte();
+        var hi = Sse2.ShiftLeftLogical(Avx2Util.Bits8(extra >> 8).AsUInt16(), 4).AsByte();
         Ls16 = Avx2.Subtract(Avx2Util.Dup8(Sse2.Or(nib, hi)), Vector256.Create((short)16));
+        Corr16 = Avx2Util.Corr(Ls16, Avx2Util.Dup8(Avx2Util.Bits8(extra & 0xFF)), 5);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -222,30 +235,33 @@ internal unsafe struct Iq2KsBlock : IAvx2Block
     {
         var q = Avx.LoadVector256((ushort*)(_x + 6 + 32 * (k >> 2)));
         var idx = Avx2.And(Avx2.ShiftRightLogical(q, (byte)(2 * (k & 3))).AsByte(), Vector256.Create((byte)3));
-        return Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq2ks + 32 * ((_extra >> k) & 1)), idx.AsSByte());
+        return Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq2ks), idx.AsSByte());
     }
 }
 
 internal unsafe struct Iq3KsBlock : IAvx2Block
 {
     private byte* _x;
-    private int _extra;
     public bool HasMin => false;
+    public bool Sub32 => true;
+    public bool HasCorr => true;
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 { get; private set; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
     {
         _x = row + 2 + 102 * b;
         D = Avx2Util.F16(row);
-        _extra = *(ushort*)_x;
+        uint extra = *(ushort*)_x;
         uint sc = *(uint*)(_x + 2);
         var nib = Vector128.CreateScalar((ulong)(sc & 0x0F0F0F0F) | ((ulong)((sc >> 4) & 0x0F0F0F0F) << 32)).AsByte();
-        var hi = Sse2.ShiftLeftLogical(Avx2Util.Bits8((uint)_extra & 0xFF).AsUInt16(), 4).AsByte();
+        var hi = Sse2.ShiftLeftLogical(Avx2Util.Bits8(extra & 0xFF).AsUInt16(), 4).AsByte();
         Ls16 = Avx2.Subtract(Avx2Util.Dup8(Sse2.Or(nib, hi)), Vector256.Create((short)16));
+        Corr16 = Avx2Util.Corr(Ls16, Avx2Util.Dup8(Avx2Util.Bits8(extra >> 8)), 4);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -254,27 +270,29 @@ internal unsafe struct Iq3KsBlock : IAvx2Block
         var q = Avx.LoadVector256((ushort*)(_x + 6 + 32 * (k >> 2)));
         var lo = Avx2.And(Avx2.ShiftRightLogical(q, (byte)(2 * (k & 3))).AsByte(), Vector256.Create((byte)3));
         var hi = Avx2Util.Bit(Avx.LoadVector256((ushort*)(_x + 70)), k, 2);
-        return Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq3ks + 32 * ((_extra >> (8 + k)) & 1)), Avx2.Or(lo, hi).AsSByte());
+        return Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq3ks), Avx2.Or(lo, hi).AsSByte());
     }
 }
 
 internal unsafe struct Iq2KBlock : IAvx2Block
 {
     private byte* _x;
-    private int _extra;
     public bool HasMin => false;
+    public bool Sub32 => false;
+    public bool HasCorr => true;
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 { get; private set; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
     {
         _x = row + 76 * b;
         D = Avx2Util.F16(_x);
-        _extra = *(ushort*)(_x + 2);
         Ls16 = Avx2.Subtract(Avx2.ConvertToVector256Int16(Avx2Util.Nibbles16(*(ulong*)(_x + 4))), Vector256.Create((short)8));
+        Corr16 = Avx2Util.Corr(Ls16, Avx2Util.Bits16(*(ushort*)(_x + 2)), 5);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -282,19 +300,21 @@ internal unsafe struct Iq2KBlock : IAvx2Block
     {
         var q = Avx.LoadVector256((ushort*)(_x + 12 + 32 * (k >> 2)));
         var idx = Avx2.And(Avx2.ShiftRightLogical(q, (byte)(2 * (k & 3))).AsByte(), Vector256.Create((byte)3));
-        return Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq2k + 32 * ((_extra >> 2 * k) & 3)), idx.AsSByte());
+        return Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq2ks), idx.AsSByte());
     }
 }
 
 internal unsafe struct Iq3KBlock : IAvx2Block
 {
     private byte* _x;
-    private int _extra;
     public bool HasMin => false;
+    public bool Sub32 => false;
+    public bool HasCorr => true;
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 { get; private set; }
 
     private static readonly Vector256<short> s_bits = Vector256.Create((short)1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, -32768);
 
@@ -303,12 +323,12 @@ internal unsafe struct Iq3KBlock : IAvx2Block
     {
         _x = row + 110 * b;
         D = Avx2Util.F16(_x);
-        _extra = *(ushort*)(_x + 2);
         var m = Avx2.ConvertToVector256Int16(Avx2Util.Nibbles16(*(ulong*)(_x + 6)));
         var ls = Avx2.Add(Avx2.Add(m, m), Vector256.Create((short)1));
         var bits = s_bits;
         var neg = Avx2.CompareEqual(Avx2.And(Vector256.Create(*(short*)(_x + 4)), bits), bits);
         Ls16 = Avx2.Subtract(Avx2.Xor(ls, neg), neg);
+        Corr16 = Avx2Util.Corr(Ls16, Avx2Util.Bits16(*(ushort*)(_x + 2)), 4);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -317,7 +337,7 @@ internal unsafe struct Iq3KBlock : IAvx2Block
         var q = Avx.LoadVector256((ushort*)(_x + 14 + 32 * (k >> 2)));
         var lo = Avx2.And(Avx2.ShiftRightLogical(q, (byte)(2 * (k & 3))).AsByte(), Vector256.Create((byte)3));
         var hi = Avx2Util.Bit(Avx.LoadVector256((ushort*)(_x + 78)), k, 2);
-        return Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq3k + 32 * ((_extra >> 2 * k) & 3)), Avx2.Or(lo, hi).AsSByte());
+        return Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq3ks), Avx2.Or(lo, hi).AsSByte());
     }
 }
 
@@ -336,44 +356,47 @@ internal static unsafe class Scales6
 internal unsafe struct Iq4KBlock : IAvx2Block
 {
     private byte* _x;
-    private int _extra;
     public bool HasMin => false;
+    public bool Sub32 => false;
+    public bool HasCorr => true;
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 { get; private set; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
     {
         _x = row + 144 * b;
         D = Avx2Util.F16(_x);
-        _extra = *(ushort*)(_x + 2);
         Ls16 = Scales6.Get(_x);
+        Corr16 = Avx2Util.Corr(Ls16, Avx2Util.Bits16(*(ushort*)(_x + 2)), 4);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Vector256<sbyte> Values(int k) =>
-        Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq4k + 32 * ((_extra >> 2 * k) & 3)), Avx2Util.Nibbles16(_x + 16 + 16 * k));
+    public Vector256<sbyte> Values(int k) => Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq4ks), Avx2Util.Nibbles16(_x + 16 + 16 * k));
 }
 
 internal unsafe struct Iq5KBlock : IAvx2Block
 {
     private byte* _x;
-    private int _extra;
     public bool HasMin => false;
+    public bool Sub32 => false;
+    public bool HasCorr => true;
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 { get; private set; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
     {
         _x = row + 176 * b;
         D = Avx2Util.F16(_x);
-        _extra = *(ushort*)(_x + 2);
         Ls16 = Scales6.Get(_x);
+        Corr16 = Avx2Util.Corr(Ls16, Avx2Util.Bits16(*(ushort*)(_x + 2)), 2);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -382,8 +405,7 @@ internal unsafe struct Iq5KBlock : IAvx2Block
         var q = Avx.LoadVector256((ushort*)(_x + 16 + 32 * (k >> 1)));
         var idx = Avx2.And(Avx2.ShiftRightLogical(q, (byte)(4 * (k & 1))).AsByte(), Vector256.Create((byte)15)).AsSByte();
         var sel = Avx2.ShiftLeftLogical(Avx.LoadVector256((ushort*)(_x + 144)), (byte)(7 - k)).AsSByte();
-        var v = Avx2.BlendVariable(Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq5lo), idx), Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq5hi), idx), sel);
-        return Avx2.Add(v, Avx2Util.T(Avx2Util.Add2 + 32 * ((_extra >> 2 * k) & 3)));
+        return Avx2.BlendVariable(Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq5lo), idx), Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq5hi), idx), sel);
     }
 }
 
@@ -391,10 +413,13 @@ internal unsafe struct Iq5KsBlock : IAvx2Block
 {
     private byte* _x;
     public bool HasMin => false;
+    public bool Sub32 => true;
+    public bool HasCorr => true;
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 { get; private set; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
@@ -403,36 +428,38 @@ internal unsafe struct Iq5KsBlock : IAvx2Block
         D = *(float*)row;
         var s = Avx2Util.Dup8(Vector128.CreateScalar(*(ulong*)_x).AsByte());
         Ls16 = Avx2.Subtract(Avx2.And(s, Vector256.Create((short)254)), Vector256.Create((short)127));
+        Corr16 = Avx2Util.Corr(Ls16, Avx2.And(s, Vector256.Create((short)1)), 2);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<sbyte> Values(int k)
     {
-        int t = Avx2Util.Iq5ks + 64 * (_x[k] & 1);
         var q = Avx.LoadVector256((ushort*)(_x + 8 + 32 * (k >> 1)));
         var idx = Avx2.And(Avx2.ShiftRightLogical(q, (byte)(4 * (k & 1))).AsByte(), Vector256.Create((byte)15)).AsSByte();
         var sel = Avx2.ShiftLeftLogical(Avx.LoadVector256((ushort*)(_x + 136)), (byte)(7 - k)).AsSByte();
-        return Avx2.BlendVariable(Avx2.Shuffle(Avx2Util.T(t), idx), Avx2.Shuffle(Avx2Util.T(t + 32), idx), sel);
+        return Avx2.BlendVariable(Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq5lo), idx), Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq5hi), idx), sel);
     }
 }
 
 internal unsafe struct Iq6KBlock : IAvx2Block
 {
     private byte* _x;
-    private int _extra;
     public bool HasMin => false;
+    public bool Sub32 => false;
+    public bool HasCorr => true;
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 { get; private set; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
     {
         _x = row + 212 * b;
         D = Avx2Util.F16(_x);
-        _extra = *(ushort*)(_x + 2);
         Ls16 = Avx2.ConvertToVector256Int16((sbyte*)(_x + 4));
+        Corr16 = Avx2.MultiplyLow(Ls16, Avx2Util.Bits16(*(ushort*)(_x + 2)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -446,7 +473,38 @@ internal unsafe struct Iq6KBlock : IAvx2Block
         var s1 = Avx2.ShiftLeftLogical(qh, (byte)(6 - sh)).AsSByte();
         var r01 = Avx2.BlendVariable(Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq6), idx), Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq6 + 32), idx), s0);
         var r23 = Avx2.BlendVariable(Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq6 + 64), idx), Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq6 + 96), idx), s0);
-        return Avx2.Add(Avx2.BlendVariable(r01, r23, s1), Avx2Util.T(Avx2Util.Add1 + 32 * ((_extra >> 2 * k) & 3)));
+        return Avx2.BlendVariable(r01, r23, s1);
+    }
+}
+
+/// <summary>IQ6_K with one AVX-512 VBMI two-table byte permute (vpermi2b, 64 entries) per 32 weights.</summary>
+internal unsafe struct Iq6KVbmiBlock : IAvx2Block
+{
+    private Iq6KBlock _b;
+    private byte* _x;
+    public bool HasMin => false;
+    public bool Sub32 => false;
+    public bool HasCorr => true;
+    public float D => _b.D;
+    public float DMin => 0;
+    public Vector256<short> Ls16 => _b.Ls16;
+    public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 => _b.Corr16;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Begin(byte* row, int b) { _b.Begin(row, b); _x = row + 212 * b; }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<sbyte> Values(int k)
+    {
+        var q = Avx.LoadVector256((ushort*)(_x + 20 + 32 * (k >> 1)));
+        var qh = Avx.LoadVector256((ushort*)(_x + 148 + 32 * (k >> 2)));
+        int sh = 2 * (k & 3);
+        var lo = Avx2.And(Avx2.ShiftRightLogical(q, (byte)(4 * (k & 1))).AsByte(), Vector256.Create((byte)15));
+        // hi2 -> bits 4..5: (qh << (4 - sh)) or (qh >> (sh - 4)), masked with 0x30.
+        var hs = sh <= 4 ? Avx2.ShiftLeftLogical(qh, (byte)(4 - sh)) : Avx2.ShiftRightLogical(qh, (byte)(sh - 4));
+        var idx = Avx2.Or(lo, Avx2.And(hs.AsByte(), Vector256.Create((byte)0x30)));
+        return Avx512Vbmi.VL.PermuteVar32x8x2(Avx2Util.T(Avx2Util.Iq6Lo), idx.AsSByte(), Avx2Util.T(Avx2Util.Iq6Hi));
     }
 }
 
@@ -454,10 +512,13 @@ internal unsafe struct Iq2KlBlock : IAvx2Block
 {
     private byte* _x;
     public bool HasMin => false;
+    public bool Sub32 => true;
+    public bool HasCorr => false;
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
@@ -487,10 +548,13 @@ internal unsafe struct Q2KBlock : IAvx2Block
 {
     private byte* _x;
     public bool HasMin => true;
+    public bool Sub32 => false;
+    public bool HasCorr => false;
     public float D { get; private set; }
     public float DMin { get; private set; }
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 { get; private set; }
+    public Vector256<short> Corr16 => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
@@ -515,10 +579,13 @@ internal unsafe struct Q3KBlock : IAvx2Block
 {
     private byte* _x;
     public bool HasMin => false;
+    public bool Sub32 => false;
+    public bool HasCorr => false;
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
@@ -563,10 +630,13 @@ internal unsafe struct Q4KBlock : IAvx2Block
 {
     private byte* _x;
     public bool HasMin => true;
+    public bool Sub32 => true;
+    public bool HasCorr => false;
     public float D { get; private set; }
     public float DMin { get; private set; }
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 { get; private set; }
+    public Vector256<short> Corr16 => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
@@ -590,10 +660,13 @@ internal unsafe struct Q5KBlock : IAvx2Block
 {
     private byte* _x;
     public bool HasMin => true;
+    public bool Sub32 => true;
+    public bool HasCorr => false;
     public float D { get; private set; }
     public float DMin { get; private set; }
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 { get; private set; }
+    public Vector256<short> Corr16 => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
@@ -618,10 +691,13 @@ internal unsafe struct Q6KBlock : IAvx2Block
 {
     private byte* _x;
     public bool HasMin => false;
+    public bool Sub32 => false;
+    public bool HasCorr => false;
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)

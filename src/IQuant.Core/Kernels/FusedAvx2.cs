@@ -11,6 +11,11 @@ internal struct Vec2 : IVecCount { public static int N => 2; }
 internal struct Vec3 : IVecCount { public static int N => 3; }
 internal struct Vec4 : IVecCount { public static int N => 4; }
 
+/// <summary>Compile-time switch: use AVX-VNNI <c>vpdpwssd</c> (multiply int16 pairs and accumulate in one op).</summary>
+internal interface IVnni { static abstract bool On { get; } }
+internal struct VnniOn : IVnni { public static bool On => true; }
+internal struct VnniOff : IVnni { public static bool On => false; }
+
 /// <summary>
 /// Fused AVX2 kernels: decode 32 weights to int8 in registers (<see cref="IAvx2Block"/>), multiply with up to four
 /// Q8_K activation rows (<c>pmaddubsw(|v|, sign(q, v))</c> — exact, |pair sum| ≤ 2·128·127 — then <c>pmaddwd</c> with
@@ -19,8 +24,8 @@ internal struct Vec4 : IVecCount { public static int N => 4; }
 /// </summary>
 internal static unsafe class FusedAvx2
 {
-    public static void Rows<T>(WeightMatrix w, byte* act, long actRowBytes, int nVec, float* y, int start, int end)
-        where T : struct, IAvx2Block
+    public static void Rows<T, TV>(WeightMatrix w, byte* act, long actRowBytes, int nVec, float* y, int start, int end)
+        where T : struct, IAvx2Block where TV : struct, IVnni
     {
         int nb = w.Cols / 256;
         float* res = stackalloc float[4];
@@ -30,15 +35,15 @@ internal static unsafe class FusedAvx2
             int v = 0;
             for (; v + 4 <= nVec; v += 4)
             {
-                Dot<T, Vec4>(row, nb, act + v * actRowBytes, actRowBytes, res);
+                Dot<T, Vec4, TV>(row, nb, act + v * actRowBytes, actRowBytes, res);
                 for (int j = 0; j < 4; j++) y[(long)(v + j) * w.Rows + r] = res[j];
             }
             int left = nVec - v;
             if (left == 0) continue;
             byte* a = act + v * actRowBytes;
-            if (left == 1) Dot<T, Vec1>(row, nb, a, actRowBytes, res);
-            else if (left == 2) Dot<T, Vec2>(row, nb, a, actRowBytes, res);
-            else Dot<T, Vec3>(row, nb, a, actRowBytes, res);
+            if (left == 1) Dot<T, Vec1, TV>(row, nb, a, actRowBytes, res);
+            else if (left == 2) Dot<T, Vec2, TV>(row, nb, a, actRowBytes, res);
+            else Dot<T, Vec3, TV>(row, nb, a, actRowBytes, res);
             for (int j = 0; j < left; j++) y[(long)(v + j) * w.Rows + r] = res[j];
         }
     }
@@ -47,32 +52,38 @@ internal static unsafe class FusedAvx2
         Vector256.Create((byte)0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Step<T, TN>(ref T blk, int k, byte* q, long stride,
+    private static Vector256<int> Acc<TV>(Vector256<int> a, Vector256<short> p, Vector256<short> sc) where TV : struct, IVnni =>
+        TV.On ? AvxVnni.MultiplyWideningAndAdd(a, p, sc) : Avx2.Add(a, Avx2.MultiplyAddAdjacent(p, sc));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step<T, TN, TV>(ref T blk, int k, byte* q, long stride,
         ref Vector256<int> a0, ref Vector256<int> a1, ref Vector256<int> a2, ref Vector256<int> a3)
-        where T : struct, IAvx2Block where TN : struct, IVecCount
+        where T : struct, IAvx2Block where TN : struct, IVecCount where TV : struct, IVnni
     {
         var v = blk.Values(k);
         var av = Avx2.Abs(v);
-        var sc = Avx2.Shuffle(Avx2.PermuteVar8x32(blk.Ls16.AsInt32(), Vector256.Create(k)).AsByte(), s_scaleShuffle).AsInt16();
+        var sc = Avx2.PermuteVar8x32(blk.Ls16.AsInt32(), Vector256.Create(k)).AsInt16();
+        if (!blk.Sub32) sc = Avx2.Shuffle(sc.AsByte(), s_scaleShuffle).AsInt16();
         q += Q8Activations.Q8KQs + 32 * k;
-        a0 = Avx2.Add(a0, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(av, Avx2.Sign(Avx.LoadVector256((sbyte*)q), v)), sc));
-        if (TN.N > 1) a1 = Avx2.Add(a1, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(av, Avx2.Sign(Avx.LoadVector256((sbyte*)(q + stride)), v)), sc));
-        if (TN.N > 2) a2 = Avx2.Add(a2, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(av, Avx2.Sign(Avx.LoadVector256((sbyte*)(q + 2 * stride)), v)), sc));
-        if (TN.N > 3) a3 = Avx2.Add(a3, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(av, Avx2.Sign(Avx.LoadVector256((sbyte*)(q + 3 * stride)), v)), sc));
+        a0 = Acc<TV>(a0, Avx2.MultiplyAddAdjacent(av, Avx2.Sign(Avx.LoadVector256((sbyte*)q), v)), sc);
+        if (TN.N > 1) a1 = Acc<TV>(a1, Avx2.MultiplyAddAdjacent(av, Avx2.Sign(Avx.LoadVector256((sbyte*)(q + stride)), v)), sc);
+        if (TN.N > 2) a2 = Acc<TV>(a2, Avx2.MultiplyAddAdjacent(av, Avx2.Sign(Avx.LoadVector256((sbyte*)(q + 2 * stride)), v)), sc);
+        if (TN.N > 3) a3 = Acc<TV>(a3, Avx2.MultiplyAddAdjacent(av, Avx2.Sign(Avx.LoadVector256((sbyte*)(q + 3 * stride)), v)), sc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Finish<T>(ref T blk, float f, byte* q, Vector256<int> acc) where T : struct, IAvx2Block
+    private static float Finish<T, TV>(ref T blk, float f, byte* q, Vector256<int> acc) where T : struct, IAvx2Block where TV : struct, IVnni
     {
         float dA = *(float*)q;
+        if (blk.HasCorr) acc = Acc<TV>(acc, blk.Corr16, Avx.LoadVector256((short*)(q + Q8Activations.Q8KBsums)));
         float t = f + (blk.D * dA) * Q8Activations.HSum(acc);
         if (blk.HasMin)
             t -= (blk.DMin * dA) * Q8Activations.HSum(Avx2.MultiplyAddAdjacent(blk.M16, Avx.LoadVector256((short*)(q + Q8Activations.Q8KBsums))));
         return t;
     }
 
-    private static void Dot<T, TN>(byte* row, int nb, byte* q8, long stride, float* res)
-        where T : struct, IAvx2Block where TN : struct, IVecCount
+    private static void Dot<T, TN, TV>(byte* row, int nb, byte* q8, long stride, float* res)
+        where T : struct, IAvx2Block where TN : struct, IVecCount where TV : struct, IVnni
     {
         T blk = default;
         float f0 = 0, f1 = 0, f2 = 0, f3 = 0;
@@ -81,34 +92,22 @@ internal static unsafe class FusedAvx2
             blk.Begin(row, b);
             byte* q = q8 + b * Q8Activations.Q8KBlockBytes;
             Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
-            Step<T, TN>(ref blk, 0, q, stride, ref a0, ref a1, ref a2, ref a3);
-            Step<T, TN>(ref blk, 1, q, stride, ref a0, ref a1, ref a2, ref a3);
-            Step<T, TN>(ref blk, 2, q, stride, ref a0, ref a1, ref a2, ref a3);
-            Step<T, TN>(ref blk, 3, q, stride, ref a0, ref a1, ref a2, ref a3);
-            Step<T, TN>(ref blk, 4, q, stride, ref a0, ref a1, ref a2, ref a3);
-            Step<T, TN>(ref blk, 5, q, stride, ref a0, ref a1, ref a2, ref a3);
-            Step<T, TN>(ref blk, 6, q, stride, ref a0, ref a1, ref a2, ref a3);
-            Step<T, TN>(ref blk, 7, q, stride, ref a0, ref a1, ref a2, ref a3);
-            f0 = Finish(ref blk, f0, q, a0);
-            if (TN.N > 1) f1 = Finish(ref blk, f1, q + stride, a1);
-            if (TN.N > 2) f2 = Finish(ref blk, f2, q + 2 * stride, a2);
-            if (TN.N > 3) f3 = Finish(ref blk, f3, q + 3 * stride, a3);
+            Step<T, TN, TV>(ref blk, 0, q, stride, ref a0, ref a1, ref a2, ref a3);
+            Step<T, TN, TV>(ref blk, 1, q, stride, ref a0, ref a1, ref a2, ref a3);
+            Step<T, TN, TV>(ref blk, 2, q, stride, ref a0, ref a1, ref a2, ref a3);
+            Step<T, TN, TV>(ref blk, 3, q, stride, ref a0, ref a1, ref a2, ref a3);
+            Step<T, TN, TV>(ref blk, 4, q, stride, ref a0, ref a1, ref a2, ref a3);
+            Step<T, TN, TV>(ref blk, 5, q, stride, ref a0, ref a1, ref a2, ref a3);
+            Step<T, TN, TV>(ref blk, 6, q, stride, ref a0, ref a1, ref a2, ref a3);
+            Step<T, TN, TV>(ref blk, 7, q, stride, ref a0, ref a1, ref a2, ref a3);
+            f0 = Finish<T, TV>(ref blk, f0, q, a0);
+            if (TN.N > 1) f1 = Finish<T, TV>(ref blk, f1, q + stride, a1);
+            if (TN.N > 2) f2 = Finish<T, TV>(ref blk, f2, q + 2 * stride, a2);
+            if (TN.N > 3) f3 = Finish<T, TV>(ref blk, f3, q + 3 * stride, a3);
         }
         res[0] = f0;
         if (TN.N > 1) res[1] = f1;
         if (TN.N > 2) res[2] = f2;
         if (TN.N > 3) res[3] = f3;
-    }
-
-    /// <summary>Writes the decoded super-block (for the decode-once paths and tests).</summary>
-    public static void Decode<T>(byte* row, int b, Decoded* o) where T : struct, IAvx2Block
-    {
-        T blk = default;
-        blk.Begin(row, b);
-        o->D = blk.D;
-        o->DMin = blk.DMin;
-        Avx.Store(o->Ls, blk.Ls16);
-        Avx.Store(o->M, blk.M16);
-        for (int k = 0; k < 8; k++) Avx.Store(o->V + 32 * k, blk.Values(k));
     }
 }

@@ -262,13 +262,14 @@ public static unsafe class MatMul
     private static void RowsQ8K(WeightMatrix w, TypeKernel k, SimdLevel level, byte* act, long actRowBytes, int nVec, float* y,
         int start, int end, Scratch s)
     {
-        if (level != SimdLevel.Scalar && k.RowsAvx2 != null)
+        var rows = k.Rows(level);
+        if (rows != null)
         {
-            k.RowsAvx2(w, act, actRowBytes, nVec, y, start, end);
+            rows(w, act, actRowBytes, nVec, y, start, end);
             return;
         }
         int nb = w.Cols / 256;
-        var decode = k.Decoder(level);
+        var decode = k.DecodeScalar;
         bool hasMin = k.HasMin;
         Decoded* dec = s.Dec;
         float* acc = s.AccFor(nVec);
@@ -282,17 +283,12 @@ public static unsafe class MatMul
                 byte* q8 = act + (long)b * Q8Activations.Q8KBlockBytes;
                 for (int v = 0; v < nVec; v++, q8 += actRowBytes)
                 {
-                    int isum = level switch
-                    {
-                        SimdLevel.Scalar => SuperBlockDot.Scalar(dec, q8),
-                        SimdLevel.Avx2 => SuperBlockDot.Avx2Dot(dec, q8),
-                        _ => SuperBlockDot.Avx512Dot(dec, q8),
-                    };
+                    int isum = SuperBlockDot.Scalar(dec, q8);
                     float dA = *(float*)q8;
                     float t = acc[v] + (dec->D * dA) * isum;
                     if (hasMin)
                     {
-                        int msum = level == SimdLevel.Scalar ? SuperBlockDot.MinSum(dec, q8) : SuperBlockDot.MinSumAvx2(dec, q8);
+                        int msum = SuperBlockDot.MinSum(dec, q8);
                         t -= (dec->DMin * dA) * msum;
                     }
                     acc[v] = t;
