@@ -42,7 +42,7 @@ public static unsafe class MatMul
                     for (int v = 0; v < nVec; v++) Q8Activations.QuantizeQ8K(px + (long)v * w.Cols, w.Cols / 256, act + v * actRowBytes, level);
                     break;
                 case ActivationKind.Q80:
-                    actRowBytes = (long)(w.Cols / 32) * Q8Activations.Q80BlockBytes;
+                    actRowBytes = (Q8Activations.Q80RowBytes(w.Cols / 32) + 63) & ~63L;
                     act = ctx.Activations(actRowBytes * nVec);
                     for (int v = 0; v < nVec; v++) Q8Activations.QuantizeQ80(px + (long)v * w.Cols, w.Cols / 32, act + v * actRowBytes, level);
                     break;
@@ -248,14 +248,28 @@ public static unsafe class MatMul
     private static void RowsQ80(WeightMatrix w, SimdLevel level, byte* act, long actRowBytes, int nVec, float* y, int start, int end)
     {
         int nb = w.Cols / 32;
+        float* res = stackalloc float[4];
         for (int r = start; r < end; r++)
         {
             byte* row = w.Row(r);
-            for (int v = 0; v < nVec; v++)
+            if (level == SimdLevel.Scalar)
             {
-                byte* a = act + v * actRowBytes;
-                y[(long)v * w.Rows + r] = level == SimdLevel.Scalar ? RowDots.Q80Scalar(row, a, nb) : RowDots.Q80Avx2(row, a, nb);
+                for (int v = 0; v < nVec; v++) y[(long)v * w.Rows + r] = RowDots.Q80Scalar(row, act + v * actRowBytes, nb);
+                continue;
             }
+            int v0 = 0;
+            for (; v0 + 4 <= nVec; v0 += 4)
+            {
+                RowDots.Q80Avx2<Vec4>(row, act + v0 * actRowBytes, actRowBytes, nb, res);
+                for (int j = 0; j < 4; j++) y[(long)(v0 + j) * w.Rows + r] = res[j];
+            }
+            int left = nVec - v0;
+            if (left == 0) continue;
+            byte* a = act + v0 * actRowBytes;
+            if (left == 1) RowDots.Q80Avx2<Vec1>(row, a, actRowBytes, nb, res);
+            else if (left == 2) RowDots.Q80Avx2<Vec2>(row, a, actRowBytes, nb, res);
+            else RowDots.Q80Avx2<Vec3>(row, a, actRowBytes, nb, res);
+            for (int j = 0; j < left; j++) y[(long)(v0 + j) * w.Rows + r] = res[j];
         }
     }
 
