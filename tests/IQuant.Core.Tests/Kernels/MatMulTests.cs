@@ -225,6 +225,32 @@ public unsafe class MatMulTests
         }
     }
 
+    [Theory]
+    [InlineData("IQ4_KS", 1)]
+    [InlineData("IQ4_KS", 9)]
+    [InlineData("Q8_0", 5)]
+    [InlineData("F16", 3)]
+    public void Multiply_DoesNotAllocateInSteadyState(string typeName, int nVec)
+    {
+        var type = Enum.Parse<GgmlType>(typeName);
+        const int rows = 64, cols = 512;
+        var weights = MakeWeights(type, rows, cols, 3);
+        var x = RandomValues(new Random(1), nVec * cols);
+        var y = new float[nVec * rows];
+        fixed (byte* p = weights)
+        {
+            var w = new WeightMatrix(type, cols, rows, p);
+            using var pool = new ComputePool(1);
+            foreach (var pl in new[] { null, pool })
+            {
+                for (int i = 0; i < 3; i++) MatMul.Multiply(w, x, nVec, y, pl);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 10; i++) MatMul.Multiply(w, x, nVec, y, pl);
+                Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+            }
+        }
+    }
+
     [Fact]
     public void Multiply_ValidatesArguments()
     {
