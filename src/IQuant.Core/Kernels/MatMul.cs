@@ -221,27 +221,49 @@ public static unsafe class MatMul
     private static void RowsFloat(WeightMatrix w, SimdLevel level, float* x, int nVec, float* y, int start, int end, Scratch s)
     {
         int n = w.Cols;
-        for (int r = start; r < end; r++)
+        if (level == SimdLevel.Scalar)
         {
-            byte* row = w.Row(r);
-            float* wf;
-            if (w.Type == GgmlType.F32) wf = (float*)row;
-            else if (nVec == 1)
+            float* wf = s.RowFor(n);
+            for (int r = start; r < end; r++)
             {
-                y[r] = level == SimdLevel.Scalar ? RowDots.F16Scalar((ushort*)row, x, n) : RowDots.F16Avx2((ushort*)row, x, n);
-                continue;
+                byte* row = w.Row(r);
+                float* pr = (float*)row;
+                if (w.Type == GgmlType.F16) { RowDots.F16ToF32((ushort*)row, wf, n, level); pr = wf; }
+                for (int v = 0; v < nVec; v++) y[(long)v * w.Rows + r] = RowDots.F32Scalar(pr, x + (long)v * n, n);
             }
-            else { wf = s.RowFor(n); RowDots.F16ToF32((ushort*)row, wf, n, level); }
-            for (int v = 0; v < nVec; v++)
+            return;
+        }
+        if (nVec == 1)
+        {
+            for (int r = start; r < end; r++)
             {
-                float* xv = x + (long)v * n;
-                y[(long)v * w.Rows + r] = level switch
+                byte* row = w.Row(r);
+                y[r] = w.Type == GgmlType.F16 ? RowDots.F16Avx2((ushort*)row, x, n)
+                    : level == SimdLevel.Avx512 ? RowDots.F32Avx512((float*)row, x, n) : RowDots.F32Avx2((float*)row, x, n);
+            }
+            return;
+        }
+        // Tiles of 4 weight rows (F16 rows converted once into scratch) × 2 or 4 activation rows.
+        float* conv = w.Type == GgmlType.F16 ? s.RowFor(4 * n) : null;
+        float** wr = stackalloc float*[4];
+        for (int r0 = start; r0 < end; r0 += 4)
+        {
+            int nr = Math.Min(4, end - r0);
+            for (int j = 0; j < 4; j++)
+            {
+                int r = r0 + Math.Min(j, nr - 1);
+                if (conv != null)
                 {
-                    SimdLevel.Scalar => RowDots.F32Scalar(wf, xv, n),
-                    SimdLevel.Avx2 => RowDots.F32Avx2(wf, xv, n),
-                    _ => RowDots.F32Avx512(wf, xv, n),
-                };
+                    wr[j] = conv + (long)j * n;
+                    if (j < nr) RowDots.F16ToF32((ushort*)w.Row(r), wr[j], n, level);
+                }
+                else wr[j] = (float*)w.Row(r);
             }
+            int v = 0;
+            if (level == SimdLevel.Avx512)
+                for (; v + 4 <= nVec; v += 4) FloatTiles.Tile4x4Avx512(wr, x + (long)v * n, n, n, y + (long)v * w.Rows + r0, w.Rows, nr);
+            for (; v + 2 <= nVec; v += 2) FloatTiles.Tile4x2Avx2(wr, x + (long)v * n, n, n, y + (long)v * w.Rows + r0, w.Rows, nr);
+            if (v < nVec) FloatTiles.Tile4x1Avx2(wr, x + (long)v * n, n, y + (long)v * w.Rows + r0, nr);
         }
     }
 
