@@ -124,7 +124,7 @@ public sealed class TextGenerator
 
         // ---- generation ----
         sw.Restart();
-        var history = new int[nCtx];
+        var history = new int[nCtx + 1];
         int nHist = 0;
         foreach (int t in prompt) history[nHist++] = t;
         var generated = new List<int>();
