@@ -75,7 +75,8 @@ public sealed class InvokeIQuantChatCommand : PSCmdlet, IDisposable
 
     /// <summary>Force a chat format instead of the one detected from the model.</summary>
     [Parameter]
-    public ChatTemplateKind? Template { get; set; }
+    [ValidateSet("Plain", "ChatML", "Llama2", "Llama3", "Zephyr", "Phi3", "Gemma", "Mistral")]
+    public string? Template { get; set; }
 
     /// <summary>Context length (0 = the model's, capped at 8192).</summary>
     [Parameter]
@@ -89,7 +90,8 @@ public sealed class InvokeIQuantChatCommand : PSCmdlet, IDisposable
 
     /// <summary>KV cache element type.</summary>
     [Parameter]
-    public KvCacheType KvCacheType { get; set; } = KvCacheType.F16;
+    [ValidateSet("F16", "F32")]
+    public string KvCacheType { get; set; } = "F16";
 
     /// <summary>Do not echo the answer to the host while it is generated (the response object still carries it).</summary>
     [Parameter]
@@ -118,12 +120,12 @@ public sealed class InvokeIQuantChatCommand : PSCmdlet, IDisposable
         {
             WriteVerbose($"Loading {_modelPath}");
             _lease = ModelCache.Acquire(_modelPath);
-            var ctx = _lease.GetContext(new InferenceOptions { ContextLength = Context, Threads = ThrottleLimit, KvCacheType = KvCacheType });
+            var ctx = _lease.GetContext(new InferenceOptions { ContextLength = Context, Threads = ThrottleLimit, KvCacheType = KvCacheType == "F32" ? Core.Inference.KvCacheType.F32 : Core.Inference.KvCacheType.F16 });
             _gen = new TextGenerator(ctx);
             var tok = _gen.Tokenizer;
             string? src = tok.Vocabulary.ChatTemplate;
             string eos = tok.EosId >= 0 ? tok.GetTokenText(tok.EosId) : "</s>";
-            _template = Raw ? new ChatTemplate(ChatTemplateKind.Plain) : Template is { } k ? new ChatTemplate(k, src, eos) : ChatTemplate.FromModel(src, eos);
+            _template = Raw ? new ChatTemplate(ChatTemplateKind.Plain) : Template is { } k ? new ChatTemplate(Enum.Parse<ChatTemplateKind>(k, ignoreCase: true), src, eos) : ChatTemplate.FromModel(src, eos);
             WriteVerbose($"Context {ctx.ContextLength} tokens, {ctx.Threads} threads, KV cache {ctx.KvCacheType}, template {(Raw ? "none (-Raw)" : _template.Kind.ToString())}");
         }
         catch (Exception ex) when (ex is not PipelineStoppedException)

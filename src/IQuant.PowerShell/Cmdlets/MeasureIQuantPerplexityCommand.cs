@@ -38,7 +38,8 @@ public sealed class MeasureIQuantPerplexityCommand : PSCmdlet
 
     /// <summary>KV cache element type.</summary>
     [Parameter]
-    public KvCacheType KvCacheType { get; set; } = KvCacheType.F16;
+    [ValidateSet("F16", "F32")]
+    public string KvCacheType { get; set; } = "F16";
 
     private string? _text;
     private string? _textPath;
@@ -85,7 +86,7 @@ public sealed class MeasureIQuantPerplexityCommand : PSCmdlet
         int nChunk = Chunks > 0 ? Math.Min(Chunks, nChunkMax) : nChunkMax;
         WriteVerbose($"{tokens.Count} tokens, {nChunk} chunks of {Context}, BOS {(addBos ? "added" : "not added")}");
 
-        var options = new InferenceOptions { ContextLength = Context, BatchSize = Math.Min(Context, 512), Threads = ThrottleLimit, KvCacheType = KvCacheType };
+        var options = new InferenceOptions { ContextLength = Context, BatchSize = Math.Min(Context, 512), Threads = ThrottleLimit, KvCacheType = KvCacheType == "F32" ? Core.Inference.KvCacheType.F32 : Core.Inference.KvCacheType.F16 };
         using var ctx = new InferenceContext(model, options);
         var activity = $"Perplexity of {System.IO.Path.GetFileName(file)}";
         using var work = _work = new BackgroundWork();
