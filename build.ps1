@@ -71,6 +71,8 @@ function Invoke-Build {
         '-c', $Configuration, '-o', $publish, '--nologo', '-v', 'quiet')
 
     $bin = Join-Path $root 'bin'
+    $helpOut = Join-Path $root 'en-US'
+    if (Test-Path $helpOut) { Remove-Item $helpOut -Recurse -Force }
     $lib = Join-Path $bin 'lib'
     if (Test-Path $bin) { Remove-Item $bin -Recurse -Force }
     New-Item -ItemType Directory -Path $lib -Force | Out-Null

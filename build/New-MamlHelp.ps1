@@ -1,6 +1,6 @@
 <#
 .SYNOPSIS
-    Writes the MAML help file of the module's binary cmdlets (bin/en-US/IQuant.PowerShell.dll-Help.xml).
+    Writes the MAML help file of the module's binary cmdlets (en-US/IQuant.PowerShell.dll-Help.xml beside the manifest).
 .DESCRIPTION
     Syntax, parameter types, positions, pipeline and wildcard flags come from the built cmdlets themselves
     (Get-Command); the prose comes from src/IQuant.PowerShell/help/<Cmdlet>.psd1 (Synopsis, Description,
@@ -74,7 +74,8 @@ foreach ($cmd in Get-Command -Module IQuant -CommandType Cmdlet | Sort-Object Na
     [void]$sb.Append('</command:relatedLinks></command:command>')
 }
 [void]$sb.Append('</helpItems>')
-$out = Join-Path $Root 'bin/en-US'
+# PowerShell looks for a binary module's help beside the manifest (ModuleBase/<culture>), not beside the DLL.
+$out = Join-Path $Root 'en-US'
 New-Item -ItemType Directory -Force -Path $out | Out-Null
 [xml]$check = $sb.ToString()   # fails the build on malformed XML
 $check.Save((Join-Path $out 'IQuant.PowerShell.dll-Help.xml'))

@@ -69,6 +69,8 @@ public sealed class GgufTensor
     public double Bpw { get; init; }
     /// <summary>Offset of the data within its file's data section.</summary>
     public long Offset { get; init; }
+    /// <summary>Absolute offset of the data in its shard file.</summary>
+    public long FileOffset { get; init; }
     /// <summary>Block index from a 'blk.N.' name, or null.</summary>
     public int? Layer { get; init; }
     /// <summary>Position of the tensor in the model (0-based).</summary>
@@ -89,6 +91,7 @@ public sealed class GgufTensor
         Size = t.ByteSize,
         Bpw = t.Elements == 0 ? 0 : 8.0 * t.ByteSize / t.Elements,
         Offset = (long)t.Offset,
+        FileOffset = t.FileOffset,
         Layer = t.Layer,
         Index = t.Index,
         Path = file.Path,
@@ -137,4 +140,48 @@ public sealed class IQuantFileResult
     public TimeSpan Time { get; init; }
     public bool Written { get; init; }
     public override string ToString() => Path;
+}
+
+/// <summary>Statistics of one tensor, emitted by Measure-GgufTensor.</summary>
+public sealed class GgufTensorStats
+{
+    public required string Name { get; init; }
+    public required string Type { get; init; }
+    public required string Path { get; init; }
+    public long Count { get; init; }
+    public double Min { get; init; }
+    public double Max { get; init; }
+    public double Mean { get; init; }
+    public double Std { get; init; }
+    public double AbsMax { get; init; }
+    public double Rms { get; init; }
+    /// <summary>Kurtosis (not excess): 3 for a normal distribution.</summary>
+    public double Kurtosis { get; init; }
+    /// <summary>Fraction of values more than 6 standard deviations from the mean.</summary>
+    public double Outliers { get; init; }
+    /// <summary>NaN or infinite values (left out of every other statistic).</summary>
+    public long NonFinite { get; init; }
+    /// <summary>Bin edges (bins + 1 values) when -Histogram was given.</summary>
+    public double[]? HistogramEdges { get; init; }
+    /// <summary>Counts per bin when -Histogram was given.</summary>
+    public long[]? Histogram { get; init; }
+    public override string ToString() => Name;
+}
+
+/// <summary>One tensor × type row of Measure-IQuantError.</summary>
+public sealed class IQuantErrorResult
+{
+    public required string Name { get; init; }
+    public required string SourceType { get; init; }
+    public required string Type { get; init; }
+    public double Bpw { get; init; }
+    public long Bytes { get; init; }
+    public long Elements { get; init; }
+    public double Rmse { get; init; }
+    public double RelativeError { get; init; }
+    public double Cosine { get; init; }
+    /// <summary>Σ w·(x̂−x)² / Σ w·x² with imatrix weights w (1 without an imatrix).</summary>
+    public double WeightedError { get; init; }
+    public required string Path { get; init; }
+    public override string ToString() => $"{Name} as {Type}";
 }

@@ -113,3 +113,25 @@ Describe 'ConvertTo-IQuant (model mode)' {
         $ps.Dispose()
     }
 }
+
+Describe 'ConvertTo-IQuant with split files' {
+    It 'writes split output and reads split input as one model' {
+        $o = Join-Path $TestDrive 'split.gguf'
+        $r = Get-GgufTensor $demo | Where-Object Size -gt 256KB | ConvertTo-IQuant -Type IQ4_KS -OutFile $o -MaxShardTensors 20
+        $file = $r | Where-Object { $_ -is [IQuant.IQuantFileResult] }
+        $file.Paths.Count | Should -Be 3
+        $file.Paths | ForEach-Object { $_ | Should -Exist }
+        $file.Paths[0] | Should -BeLike '*split-00001-of-00003.gguf'
+        $m = Get-GgufModel $file.Paths[0]
+        $m.TensorCount | Should -Be (Get-GgufTensor $demo).Count
+        $m.Shards | Should -Be 3
+        # Requantize the split model into one file: IQ4_KS tensors need -AllowRequantize.
+        $one = Join-Path $TestDrive 'joined.gguf'
+        { Get-GgufTensor $file.Paths[0] -Name 'blk.0.ffn_up.weight' | ConvertTo-IQuant -Type Q8_0 -OutFile $one -ErrorAction Stop } |
+            Should -Throw -ErrorId 'RequantizeNotAllowed,*'
+        Get-GgufTensor $file.Paths[0] -Name 'blk.0.ffn_up.weight' | ConvertTo-IQuant -Type Q8_0 -OutFile $one -AllowRequantize | Out-Null
+        (Get-GgufModel $one).Shards | Should -Be 1
+        (Get-GgufTensor $one -Name 'blk.0.ffn_up.weight').Type | Should -Be 'Q8_0'
+        (Get-GgufTensor $one).Count | Should -Be $m.TensorCount
+    }
+}

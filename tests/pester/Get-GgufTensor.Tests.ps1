@@ -75,6 +75,8 @@ Describe 'Help' {
         $h = Get-Help $Name -Full
         $h.Synopsis | Should -Not -BeNullOrEmpty
         $h.Synopsis | Should -Not -Be $Name
+        $h.Synopsis | Should -Not -Match '^\s*\S+-\S+ \[' -Because 'an auto-generated synopsis means the help file was not found'
+        ($h.Description | Out-String).Trim() | Should -Not -BeNullOrEmpty
         @($h.Examples.Example).Count | Should -BeGreaterThan 0
         foreach ($p in $h.Parameters.Parameter) {
             ($p.Description | Out-String).Trim() | Should -Not -BeNullOrEmpty -Because "parameter $($p.Name) needs a description"

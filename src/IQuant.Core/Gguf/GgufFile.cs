@@ -37,7 +37,7 @@ public sealed class GgufShardInfo
 /// tensor data is reached through read-only memory mappings and never read by <see cref="Open"/>.
 /// Thread-safe for concurrent reads; all spans and pointers become invalid on <see cref="Dispose"/>.
 /// </summary>
-public sealed unsafe class GgufFile : IDisposable
+public sealed unsafe partial class GgufFile : IDisposable
 {
     private GgufShard[] _shards = [];
     private Dictionary<string, GgufTensorInfo> _tensorsByName = [];
@@ -332,6 +332,7 @@ public sealed unsafe class GgufFile : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        DisposeReadHandles();
         foreach (var s in _shards) s.Dispose();
     }
 }

@@ -14,11 +14,13 @@ namespace IQuant.Core.Gguf;
 /// <item><term>GgufEmptyFile</term><description>the file has 0 bytes.</description></item>
 /// <item><term>GgufBadMagic</term><description>the first 4 bytes are not "GGUF".</description></item>
 /// <item><term>GgufUnsupportedVersion</term><description>version is not 2 or 3.</description></item>
-/// <item><term>GgufTruncated</term><description>the header (fixed fields, KVs, tensor infos) ends before a field does.</description></item>
-/// <item><term>GgufStringTooLong</term><description>a string length exceeds the remaining bytes or <see cref="GgufReadOptions.MaxStringLength"/>.</description></item>
-/// <item><term>GgufArrayTooLong</term><description>an array count cannot fit in the remaining bytes or exceeds <see cref="GgufReadOptions.MaxArrayCount"/>.</description></item>
-/// <item><term>GgufTooManyKeys</term><description>n_kv cannot fit in the remaining bytes or exceeds <see cref="GgufReadOptions.MaxKeys"/>.</description></item>
-/// <item><term>GgufTooManyTensors</term><description>n_tensors cannot fit in the remaining bytes or exceeds <see cref="GgufReadOptions.MaxTensors"/>.</description></item>
+/// <item><term>GgufTruncated</term><description>the file ends inside the header: a fixed-size field, or the bytes a string
+/// length, an array count, n_kv or n_tensors declares (at their minimum size), do not fit in the bytes left. Checked
+/// before anything is allocated.</description></item>
+/// <item><term>GgufStringTooLong</term><description>a string length exceeds <see cref="GgufReadOptions.MaxStringLength"/> (or 2^31-1).</description></item>
+/// <item><term>GgufArrayTooLong</term><description>an array count exceeds <see cref="GgufReadOptions.MaxArrayCount"/>.</description></item>
+/// <item><term>GgufTooManyKeys</term><description>n_kv exceeds <see cref="GgufReadOptions.MaxKeys"/>.</description></item>
+/// <item><term>GgufTooManyTensors</term><description>n_tensors exceeds <see cref="GgufReadOptions.MaxTensors"/>.</description></item>
 /// <item><term>GgufUnknownValueType</term><description>a KV value type or array element type id is not 0..12.</description></item>
 /// <item><term>GgufNestedArray</term><description>an array whose elements are arrays.</description></item>
 /// <item><term>GgufBadAlignment</term><description><c>general.alignment</c> is not of type UINT32.</description></item>

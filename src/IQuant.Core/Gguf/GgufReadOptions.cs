@@ -1,7 +1,8 @@
 namespace IQuant.Core.Gguf;
 
-/// <summary>Limits for <see cref="GgufFile.Open"/>. Independently of these, every count and length is checked
-/// against the bytes left in the file before anything is allocated, so memory stays proportional to the file size.</summary>
+/// <summary>Limits for <see cref="GgufFile.Open"/>. Exceeding one gives GgufStringTooLong / GgufArrayTooLong /
+/// GgufTooManyKeys / GgufTooManyTensors. Independently of these, every count and length is checked against the bytes
+/// left in the file before anything is allocated (GgufTruncated), so memory stays proportional to the file size.</summary>
 public sealed record GgufReadOptions
 {
     /// <summary>The defaults.</summary>

@@ -246,7 +246,6 @@ internal sealed unsafe class GgufShard : IDisposable
             int n = (int)nTensors;
             var tensors = new List<GgufTensorInfo>(n);
             long[] recordOffsets = new long[n];
-            Span<long> ne = stackalloc long[4];
             for (int i = 0; i < n; i++)
             {
                 long recAt = _pos;

@@ -217,6 +217,14 @@ public sealed class GgufWriter : IDisposable
         }
     }
 
+    /// <summary>Shorthand for <see cref="GgufWriter(string, IEnumerable{GgufMetadataEntry}, IEnumerable{GgufTensorSpec}, GgufWriterOptions?)"/>
+    /// with <see cref="GgufWriterOptions.Overwrite"/> and <see cref="GgufWriterOptions.InputPaths"/>.</summary>
+    public GgufWriter(string path, IEnumerable<GgufMetadataEntry> metadata, IEnumerable<GgufTensorSpec> tensors, bool overwrite,
+        IEnumerable<string>? inputPaths = null)
+        : this(path, metadata, tensors, new GgufWriterOptions { Overwrite = overwrite, InputPaths = inputPaths?.ToArray() ?? [] })
+    {
+    }
+
     private static long Pad(long n) => (n + Alignment - 1) / Alignment * Alignment;
 
     private static string TempName(string final)

@@ -87,6 +87,7 @@ public sealed class ImatrixFile
     public static ImatrixFile Load(string path)
     {
         byte[] head = new byte[4];
+        if (Directory.Exists(path)) throw new ImatrixFormatException("ImatrixNotAFile", path, $"'{path}' is a directory, not an imatrix file.");
         try
         {
             using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
@@ -95,7 +96,6 @@ public sealed class ImatrixFile
         catch (UnauthorizedAccessException ex) { throw new ImatrixFormatException("ImatrixAccessDenied", path, $"Cannot read imatrix '{path}': {ex.Message}"); }
         catch (FileNotFoundException) { throw new ImatrixFormatException("ImatrixNotFound", path, $"Imatrix file '{path}' does not exist."); }
         catch (DirectoryNotFoundException) { throw new ImatrixFormatException("ImatrixNotFound", path, $"Imatrix file '{path}' does not exist."); }
-        catch (IOException ex) when (Directory.Exists(path)) { throw new ImatrixFormatException("ImatrixNotAFile", path, $"'{path}' is a directory, not an imatrix file. {ex.Message}"); }
         return LoadDat(path);
     }
 

@@ -126,7 +126,7 @@ public static class ModelQuantizer
         };
         using var writer = new GgufWriter(outPath, metadata, specs, writerOptions);
         float[]? src = null, deq = null;
-        byte[]? outBuf = null;
+        byte[]? outBuf = null, raw = null;
         try
         {
             for (int i = 0; i < plan.Count; i++)
@@ -138,13 +138,13 @@ public static class ModelQuantizer
                 QuantizeTensorResult result;
                 if (!p.Quantize)
                 {
-                    writer.CopyTensor(i, source, p.Tensor);
+                    CopyTensor(source, p.Tensor, writer, i, ref raw, cancellationToken);
                     result = new(p.Tensor.Name, p.Tensor.Type, p.Tensor.Type, p.Tensor.ByteSize, p.Tensor.ByteSize, p.Tensor.Elements,
                         0, 0, sw.Elapsed, false, p.Reason);
                 }
                 else
                 {
-                    var (rmse, rel, bytes) = QuantizeTensor(source, p, writer, i, settings, ref src, ref deq, ref outBuf, cancellationToken);
+                    var (rmse, rel, bytes) = QuantizeTensor(source, p, writer, i, settings, ref src, ref deq, ref outBuf, ref raw, cancellationToken);
                     quantized++;
                     result = new(p.Tensor.Name, p.Tensor.Type, p.Target, p.Tensor.ByteSize, bytes, p.Tensor.Elements, rmse, rel, sw.Elapsed, true, p.Reason);
                 }
@@ -158,7 +158,7 @@ public static class ModelQuantizer
         }
         finally
         {
-            src = null; deq = null; outBuf = null;
+            src = null; deq = null; outBuf = null; raw = null;
         }
         var paths = writer.ShardPaths;
         long size = paths.Sum(p => new FileInfo(p).Length);
@@ -166,8 +166,24 @@ public static class ModelQuantizer
         return new QuantizeFileResult(paths, size, tensorBytes, elements, plan.Count, quantized, total.Elapsed);
     }
 
-    private static unsafe (double Rmse, double Rel, long Bytes) QuantizeTensor(GgufFile source, TensorPlanItem p, GgufWriter writer, int index,
-        QuantizeSettings settings, ref float[]? src, ref float[]? deq, ref byte[]? outBuf, CancellationToken ct)
+    private const int CopyChunk = 8 << 20;
+
+    /// <summary>Copies a tensor's bytes in chunks through positional reads (no memory-map pages stay resident).</summary>
+    private static void CopyTensor(GgufFile source, GgufTensorInfo t, GgufWriter writer, int index, ref byte[]? raw, CancellationToken ct)
+    {
+        if (raw is null || raw.Length < CopyChunk) raw = new byte[Math.Max(CopyChunk, raw?.Length ?? 0)];
+        for (long done = 0; done < t.ByteSize;)
+        {
+            ct.ThrowIfCancellationRequested();
+            int n = (int)Math.Min(raw.Length, t.ByteSize - done);
+            source.ReadTensorData(t, done, raw.AsSpan(0, n));
+            writer.WriteTensorChunk(index, raw.AsSpan(0, n));
+            done += n;
+        }
+    }
+
+    private static (double Rmse, double Rel, long Bytes) QuantizeTensor(GgufFile source, TensorPlanItem p, GgufWriter writer, int index,
+        QuantizeSettings settings, ref float[]? src, ref float[]? deq, ref byte[]? outBuf, ref byte[]? raw, CancellationToken ct)
     {
         var t = p.Tensor;
         var codec = CodecFor(p.Target, settings)!;
@@ -182,7 +198,7 @@ public static class ModelQuantizer
         if (src.Length < chunkRows * ne0) src = new float[chunkRows * ne0];
         if (settings.MeasureError) { deq ??= new float[src.Length]; if (deq.Length < src.Length) deq = new float[src.Length]; }
         if (outBuf is null || outBuf.Length < chunkRows * outRowBytes) outBuf = new byte[chunkRows * outRowBytes];
-        byte* basePtr = source.GetTensorPointer(t);
+        if (raw is null || raw.Length < chunkRows * srcRowBytes) raw = new byte[Math.Max(chunkRows * srcRowBytes, CopyChunk)];
         double sumSqErr = 0, sumSq = 0;
         long written = 0;
         for (long r0 = 0; r0 < rows;)
@@ -192,7 +208,8 @@ public static class ModelQuantizer
             long expert = r0 / rowsPerExpert;
             long expertEnd = (expert + 1) * rowsPerExpert;
             int n = (int)Math.Min(chunkRows, Math.Min(rows, expertEnd) - r0);
-            var srcBytes = new ReadOnlySpan<byte>(basePtr + r0 * srcRowBytes, n * srcRowBytes);
+            var srcBytes = raw.AsSpan(0, n * srcRowBytes);
+            source.ReadTensorData(t, r0 * srcRowBytes, srcBytes);
             var x = src.AsSpan(0, n * ne0);
             RowQuantizer.Dequantize(srcCodec, srcBytes, ne0, x, settings.Threads, ct);
             ReadOnlySpan<float> im = p.Imatrix is { } imx ? imx.AsSpan((int)(expert % Math.Max(1, imx.Length / ne0)) * ne0, ne0) : default;

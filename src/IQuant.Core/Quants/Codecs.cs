@@ -35,6 +35,9 @@ public static class Codecs
         new Q4_KCodec(),
         new Q5_KCodec(),
         new Q6_KCodec(),
+        new F32Codec(),
+        new F16Codec(),
+        new Bf16Codec(),
     ];
 
     private static readonly FrozenDictionary<GgmlType, QuantCodec> s_default =

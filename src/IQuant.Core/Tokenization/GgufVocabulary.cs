@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Globalization;
+using IQuant.Core.Gguf;
 
 namespace IQuant.Core.Tokenization;
 
@@ -135,6 +136,21 @@ public sealed record GgufVocabulary
 
     /// <summary>The type of token <paramref name="id"/> (<see cref="GgufTokenType.Normal"/> when no types are stored).</summary>
     public GgufTokenType GetTokenType(int id) => TokenTypes is { } t ? t[id] : GgufTokenType.Normal;
+
+    /// <summary>Reads the vocabulary from an open GGUF file's metadata.</summary>
+    /// <exception cref="FormatException">The file has no (or a malformed) tokenizer vocabulary.</exception>
+    public static GgufVocabulary FromGguf(GgufFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        return FromMetadata(k => file.FindMetadata(k)?.Value);
+    }
+
+    /// <summary>Opens <paramref name="path"/>, reads its vocabulary and closes it again.</summary>
+    public static GgufVocabulary FromGguf(string path)
+    {
+        using var file = GgufFile.Open(path);
+        return FromGguf(file);
+    }
 
     /// <summary>Builds the vocabulary from a metadata dictionary (key → value, arrays as typed CLR arrays).</summary>
     public static GgufVocabulary FromMetadata(IReadOnlyDictionary<string, object> metadata)

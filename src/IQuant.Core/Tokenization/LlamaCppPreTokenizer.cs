@@ -210,7 +210,7 @@ public sealed class LlamaCppPreTokenizer : PreTokenizer
         {
             int c = cps[pos];
             int stop;
-            if (c == '\'' && pos + 1 < end && Contraction(cps, pos, end, caseInsensitive: false) is > 0 and var cl)
+            if (c == '\'' && pos + 1 < end && Contraction(cps, pos, end) is > 0 and var cl)
             {
                 stop = pos + cl;
             }
@@ -259,7 +259,7 @@ public sealed class LlamaCppPreTokenizer : PreTokenizer
         {
             int c = cps[pos];
             CpFlags f = flags[pos];
-            if (c == '\'' && pos + 1 < end && Contraction(cps, pos, end, caseInsensitive: true) is > 0 and var cl)
+            if (c == '\'' && pos + 1 < end && Contraction(cps, pos, end) is > 0 and var cl)
             {
                 output.Add(cl);
                 pos += cl;
@@ -313,20 +313,20 @@ public sealed class LlamaCppPreTokenizer : PreTokenizer
     }
 
     // Length of the contraction ('s 't 'm 'd 're 've 'll) starting at cps[pos] == '\'', or 0.
-    private static int Contraction(int[] cps, int pos, int end, bool caseInsensitive)
+    // Case-sensitive even for llama3/qwen2, whose regex says (?i:...): llama.cpp lowercases with unicode_tolower,
+    // which binary-searches an unordered_map; built with libstdc++ it finds none of A-Z (checked by calling it for
+    // every codepoint), so "'S", "'Ve", "'LL" are not contractions in llama.cpp's splitter.
+    private static int Contraction(int[] cps, int pos, int end)
     {
-        int a = Lower(cps[pos + 1], caseInsensitive);
+        int a = cps[pos + 1];
         if (a is 's' or 't' or 'm' or 'd') return 2;
         if (pos + 2 < end)
         {
-            int b = Lower(cps[pos + 2], caseInsensitive);
+            int b = cps[pos + 2];
             if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
         }
         return 0;
     }
-
-    // Only ASCII letters lowercase to the ASCII letters tested above (checked against Unicode's simple case map).
-    private static int Lower(int c, bool ci) => ci && c is >= 'A' and <= 'Z' ? c + 32 : c;
 
     // ---- regexes run by .NET on llama.cpp's collapsed text ---------------------------------------------
 

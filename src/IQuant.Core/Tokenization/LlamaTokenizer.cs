@@ -67,6 +67,10 @@ public sealed class LlamaTokenizer
         Vocabulary = vocabulary;
         int n = vocabulary.Tokens.Count;
         if (n == 0) throw new FormatException("The vocabulary has no tokens.");
+        if (vocabulary.Scores is { } s0 && s0.Count < n)
+            throw new FormatException($"The vocabulary has {s0.Count} scores for {n} tokens.");
+        if (vocabulary.TokenTypes is { } t0 && t0.Count < n)
+            throw new FormatException($"The vocabulary has {t0.Count} token types for {n} tokens.");
 
         // ---- type and its defaults (llama_vocab::impl::load) ----
         int bos, eos, unk;
@@ -114,7 +118,7 @@ public sealed class LlamaTokenizer
         }
 
         // ---- special token ids from the metadata (ignored when out of range, as llama.cpp does) ----
-        int Pick(int? value, int fallback) => value is { } v && v >= 0 && v < n ? v : fallback;
+        int Pick(int? value, int fallback) => value is { } v && v >= 0 && v < n ? v : fallback < n ? fallback : -1;
         bos = Pick(vocabulary.BosTokenId, bos);
         eos = Pick(vocabulary.EosTokenId, eos);
         unk = Pick(vocabulary.UnknownTokenId, unk);
@@ -132,13 +136,12 @@ public sealed class LlamaTokenizer
         void Detect(ref int id, string[] names)
         {
             if (id >= 0) return;
-            for (int i = 0; i < n; i++)
-                if (Array.IndexOf(names, _texts[i]) >= 0)
-                {
-                    id = i;
-                    _attrs[i] |= LlamaTokenAttributes.Control;
-                    return;
-                }
+            int found = int.MaxValue;
+            foreach (var name in names)
+                if (_tokenToId.TryGetValue(name, out int t)) found = Math.Min(found, t);
+            if (found == int.MaxValue) return;
+            id = found;
+            _attrs[found] |= LlamaTokenAttributes.Control;
         }
         Detect(ref eot, ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>",
             "_<EOT>", "[EOT]", "<｜end▁of▁sentence｜>", "<end_of_utterance>"]);
@@ -163,11 +166,11 @@ public sealed class LlamaTokenizer
             "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
             "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<｜end▁of▁sentence｜>",
         ];
-        for (int i = 0; i < n; i++)
-            if (Array.IndexOf(eogTexts, _texts[i]) >= 0)
+        foreach (var text in eogTexts)
+            if (_tokenToId.TryGetValue(text, out int id))
             {
-                _eog.Add(i);
-                _attrs[i] |= LlamaTokenAttributes.Control;
+                _eog.Add(id);
+                _attrs[id] |= LlamaTokenAttributes.Control;
             }
         foreach (var t in (ReadOnlySpan<string>)["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"])
             if (_tokenToId.TryGetValue(t, out int gid)) _attrs[gid] = LlamaTokenAttributes.UserDefined;
@@ -177,7 +180,8 @@ public sealed class LlamaTokenizer
             // o200k_harmony / solar-open: <|end|> is not end-of-generation there.
             bool Has(string s) => _eog.Any(id => _texts[id] == s);
             int endId = _eog.FirstOrDefault(id => _texts[id] == "<|end|>", -1);
-            if (endId >= 0 && ((Has("<|return|>") && Has("<|call|>")) || ((Has("<|call|>") || Has("<|calls|>")) && Has("<|flush|>"))))
+            bool hasCall = Has("<|call|>") || Has("<|calls|>");
+            if (endId >= 0 && ((Has("<|return|>") && hasCall) || (hasCall && Has("<|flush|>"))))
             {
                 _eog.Remove(endId);
                 _attrs[endId] = LlamaTokenAttributes.UserDefined;

@@ -248,7 +248,7 @@ public sealed class ConvertToIQuantCommand : PSCmdlet
                 { PercentComplete = p.BytesTotal == 0 ? 100 : (int)(100 * p.BytesDone / p.BytesTotal) };
                 if (p.TensorIndex >= p.TensorCount) rec.RecordType = ProgressRecordType.Completed;
                 c.WriteProgress(rec);
-            }));
+            }), p => p.TensorIndex >= p.TensorCount);
             try
             {
                 var result = work.Run(this, ct => ModelQuantizer.Run(file, plan, metadata, outPath, settings, progress,
@@ -310,9 +310,19 @@ public sealed class ConvertToIQuantCommand : PSCmdlet
         return list;
     }
 
-    /// <summary>IProgress that calls back synchronously on the reporting thread (no SynchronizationContext hop).</summary>
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    /// <summary>
+    /// IProgress that calls back synchronously on the reporting thread (no SynchronizationContext hop), at most
+    /// every 100 ms (a model of many small tensors would otherwise flood the host), and always for the final report.
+    /// </summary>
+    private sealed class SyncProgress<T>(Action<T> report, Func<T, bool>? isFinal = null) : IProgress<T>
     {
-        public void Report(T value) => report(value);
+        private long _last;
+        public void Report(T value)
+        {
+            long now = Environment.TickCount64;
+            if (isFinal?.Invoke(value) != true && now - _last < 100) return;
+            _last = now;
+            report(value);
+        }
     }
 }

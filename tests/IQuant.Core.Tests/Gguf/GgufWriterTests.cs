@@ -119,6 +119,32 @@ public class GgufWriterTests
     }
 
     [Fact]
+    public void ExplicitShards_AllowAnEmptyFirstShard()
+    {
+        using var dir = new TempDir();
+        var specs = new[]
+        {
+            new GgufTensorSpec("a", [32], GgmlType.F32) { Shard = 1 }, new GgufTensorSpec("b", [32], GgmlType.F32) { Shard = 1 },
+            new GgufTensorSpec("c", [32], GgmlType.F32) { Shard = 2 },
+        };
+        string[] paths;
+        using (var w = new GgufWriter(dir.File("e.gguf"), [GgufMetadataEntry.String("general.architecture", "x")], specs))
+        {
+            for (int i = 0; i < 3; i++) w.WriteTensor(i, new byte[128]);
+            w.Commit();
+            paths = w.ShardPaths.ToArray();
+        }
+        Assert.Equal(3, paths.Length);
+        using var f = GgufFile.Open(paths[0]);
+        Assert.Equal(new[] { 0, 2, 1 }, f.Shards.Select(s => s.TensorCount));
+        Assert.Equal(new[] { "a", "b", "c" }, f.Tensors.Select(t => t.Name));
+        Assert.Equal(new[] { 1, 1, 2 }, f.Tensors.Select(t => t.ShardIndex));
+        Assert.Equal("x", f.GetString("general.architecture"));
+        Assert.Throws<GgufWriteException>(() => new GgufWriter(dir.File("z.gguf"), [], [specs[2], specs[0]]));  // decreasing
+        Assert.Throws<GgufWriteException>(() => new GgufWriter(dir.File("z.gguf"), [], [specs[0], new GgufTensorSpec("d", [32], GgmlType.F32)]));
+    }
+
+    [Fact]
     public void SplitBySize_FollowsGgufSplitRule()
     {
         using var dir = new TempDir();
@@ -376,7 +402,7 @@ public class GgufWriterTests
         var ex = Assert.Throws<GgufWriteException>(() => new GgufWriter(target, [], []));
         Assert.Equal(GgufErrorIds.WriteTargetExists, ex.ErrorId);
         Assert.Equal("old", File.ReadAllText(target));
-        using (var w = new GgufWriter(target, [GgufMetadataEntry.String("k", "v")], [], new GgufWriterOptions { Overwrite = true }))
+        using (var w = new GgufWriter(target, [GgufMetadataEntry.String("k", "v")], [], overwrite: true))
         {
             Assert.Equal("old", File.ReadAllText(target)); // untouched until Commit
             w.Commit();
