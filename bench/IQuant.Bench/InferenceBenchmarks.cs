@@ -12,8 +12,8 @@ namespace IQuant.Bench;
 /// pp = one batch of N prompt tokens from an empty cache; tg = N tokens decoded one by one from an empty cache.
 /// Models: the demo model (F16 and quantized reference files from the shared folder) and a synthetic ~0.84 B llama
 /// (n_embd 2048, n_ff 5632, 16 layers, 32 heads, 4 KV heads, vocab 32000; random weights written in F16 by
-/// <see cref="IQuant.Core.Inference.SyntheticModel"/>, then quantized by IQuant with llama-quantize's recipes to Q8_0 / IQ4_KS / IQ2_KS).
-/// The synthetic files are cached in $TMPDIR/iquant-bench-1b.
+/// the bench's SyntheticModel in F32, then quantized by IQuant with llama-quantize's recipes to F16 / Q8_0 / IQ4_KS / IQ2_KS).
+/// The files are cached in $TMPDIR/iquant-bench.
 /// BenchmarkDotNet: <c>dotnet run -c Release --project bench/IQuant.Bench -- --filter '*InferenceBenchmarks*'</c>.
 /// Quick table (llama-bench style, what bench/RESULTS-inference.md records):
 /// <c>dotnet run -c Release --project bench/IQuant.Bench -- inference [models] [threads] [pp] [tg] [reps]</c>.
@@ -59,15 +59,8 @@ public static class InferenceBench
     /// <summary>Shared reference folder (IQUANT_SHARED or /work/shared).</summary>
     public static string Shared => Environment.GetEnvironmentVariable("IQUANT_SHARED") is { Length: > 0 } s ? s : "/work/shared";
 
-    /// <summary>Where the synthetic files go.</summary>
-    public static string SyntheticDir => Path.Combine(Path.GetTempPath(), "iquant-bench-1b");
-
-    /// <summary>The ~0.84 B shape of shared/models/README.md.</summary>
-    public static SyntheticModelSpec BigSpec => new()
-    {
-        Architecture = "llama", EmbeddingLength = 2048, FeedForwardLength = 5632, BlockCount = 16,
-        HeadCount = 32, HeadCountKv = 4, VocabSize = 32000, ContextLength = 2048, WeightType = GgmlType.F16, WeightStd = 0.02f,
-    };
+    /// <summary>Where the quantized synthetic files go (beside the F32 source of <see cref="SyntheticModel.EnsureCached"/>).</summary>
+    public static string SyntheticDir => Path.Combine(Path.GetTempPath(), "iquant-bench");
 
     /// <summary>Path of a model key (creating synthetic files on first use).</summary>
     public static string Resolve(string key)
@@ -81,30 +74,24 @@ public static class InferenceBench
         return key;
     }
 
-    /// <summary>The synthetic model in <paramref name="ftype"/> (F16, Q8_0, IQ4_KS, IQ2_KS, ...), written when missing.</summary>
+    /// <summary>
+    /// The ~0.84 B synthetic llama (n_embd 2048, n_ff 5632, 16 layers, 32 heads, 4 KV heads, vocab 32000, N(0, 0.02)
+    /// weights in F32, as in shared/models/README.md) quantized by IQuant with llama-quantize's recipe for
+    /// <paramref name="ftype"/> (F16, Q8_0, IQ4_KS, IQ2_KS, ...); written on first use and cached.
+    /// </summary>
     public static string EnsureSynthetic(string ftype)
     {
-        Directory.CreateDirectory(SyntheticDir);
-        string f16 = Path.Combine(SyntheticDir, "bench-1b-F16.gguf");
-        if (!File.Exists(f16))
-        {
-            var sw = Stopwatch.StartNew();
-            Console.Error.WriteLine($"writing {f16} ...");
-            IQuant.Core.Inference.SyntheticModel.Write(f16, BigSpec);
-            Console.Error.WriteLine($"  {sw.Elapsed.TotalSeconds:F1} s");
-        }
-        if (ftype == "F16") return f16;
-        string outPath = Path.Combine(SyntheticDir, $"bench-1b-{ftype}.gguf");
+        string f32 = SyntheticModel.EnsureCached(SyntheticShape.Llama084B, GgmlType.F32);
+        string outPath = Path.Combine(SyntheticDir, $"synthetic-2048x16-{ftype.ToLowerInvariant()}-recipe.gguf");
         if (File.Exists(outPath)) return outPath;
-        if (!TypeTable.TryParse(ftype, out var info) || Recipe.FileTypeFor(info.Type) is not { } ft)
-            throw new ArgumentException($"No llama-quantize file type for '{ftype}'.");
-        using var src = GgufFile.Open(f16);
+        var ft = Enum.Parse<LlamaFileType>(ftype, ignoreCase: true);
+        using var src = GgufFile.Open(f32);
         var plan = QuantizePlanner.ForRecipe(src, ft, new RecipeOptions(), null);
         var md = ModelQuantizer.BuildMetadata(src.Metadata, ft, null);
-        var sw2 = Stopwatch.StartNew();
-        Console.Error.WriteLine($"quantizing to {outPath} ...");
+        var sw = Stopwatch.StartNew();
+        Console.Error.WriteLine($"quantizing {Path.GetFileName(f32)} to {ftype} ...");
         ModelQuantizer.Run(src, plan, md, outPath, new QuantizeSettings { Overwrite = true, MeasureError = false });
-        Console.Error.WriteLine($"  {sw2.Elapsed.TotalSeconds:F1} s");
+        Console.Error.WriteLine($"  {sw.Elapsed.TotalSeconds:F1} s");
         return outPath;
     }
 
@@ -160,7 +147,9 @@ public static class InferenceBench
 
     private static (double Wall, double Cpu) Time(Action a, int reps)
     {
-        a(); // warm-up
+        // Warm-up until the JIT has had time to move the hot methods to tier 1 (at least 3 runs and 2 s).
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < 3 || warm.Elapsed.TotalSeconds < 2; i++) a();
         var proc = Process.GetCurrentProcess();
         double wall = 0, cpu = 0;
         for (int i = 0; i < reps; i++)

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Running;
 
 // Micro-benchmarks (BenchmarkDotNet): dotnet run -c Release --project bench/IQuant.Bench -- --filter '*Quantize*'
+// Inference speed table (llama-bench style): ... -- inference [models] [threads] [pp] [tg] [reps]
 // Whole-model runs (one process each, peak working set): ... -- quantize-model <model|synthetic-f32|synthetic-f16> <FTYPE> [threads]
 if (args.Length > 0 && args[0] == "quantize-model") return IQuant.Bench.ModelQuantizeRun.Run(args);
 if (args.Length > 0 && args[0] == "inference") { IQuant.Bench.InferenceBench.Quick(args[1..]); return 0; }

@@ -2,6 +2,14 @@ BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../../IQuant.psd1') -Force
     $demo = Join-Path $PSScriptRoot '../../models/iquant-demo-f16.gguf'
     $shared = if ($env:IQUANT_SHARED) { $env:IQUANT_SHARED } else { Join-Path $PSScriptRoot '../../../shared' }
+    function pwsh_child([string] $command) {
+        $exe = [Environment]::ProcessPath
+        if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') {
+            '' | & $exe (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command $command 2>&1
+        } else {
+            '' | & $exe -NoProfile -NonInteractive -Command $command 2>&1
+        }
+    }
 }
 
 Describe 'Invoke-IQuantChat' {
@@ -44,8 +52,8 @@ Describe 'Invoke-IQuantChat' {
         $out = pwsh_child "Import-Module '$((Resolve-Path (Join-Path $PSScriptRoot '../../IQuant.psd1')).Path)'; try { Invoke-IQuantChat '$demo' } catch { `$_.FullyQualifiedErrorId }"
         ($out -join "`n") | Should -Match 'NotInteractive'
     }
-    It 'reports a missing model with ModelNotFound' {
-        { Invoke-IQuantChat (Join-Path $TestDrive 'nope.gguf') -Prompt x -ErrorAction Stop } | Should -Throw -ErrorId 'ModelNotFound*'
+    It 'reports a missing model' {
+        { Invoke-IQuantChat (Join-Path $TestDrive 'nope.gguf') -Prompt x -ErrorAction Stop } | Should -Throw -ErrorId 'PathNotFound*'
     }
     It 'names an unsupported architecture' {
         $vocab = Join-Path $shared 'vocab/ggml-vocab-gpt-2.gguf'
@@ -60,13 +68,3 @@ Describe 'Invoke-IQuantChat' {
     }
 }
 
-BeforeAll {
-    function pwsh_child([string] $command) {
-        $exe = [Environment]::ProcessPath
-        if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') {
-            '' | & $exe (Join-Path $PSHOME 'pwsh.dll') -NoProfile -NonInteractive -Command $command 2>&1
-        } else {
-            '' | & $exe -NoProfile -NonInteractive -Command $command 2>&1
-        }
-    }
-}

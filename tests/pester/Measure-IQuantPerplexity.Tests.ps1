@@ -35,8 +35,8 @@ Describe 'Measure-IQuantPerplexity' {
         Set-Content $short 'In the beginning'
         { Measure-IQuantPerplexity $demo -Path $short -ErrorAction Stop } | Should -Throw '*needs at least*'
     }
-    It 'reports a missing text file with TextNotFound' {
-        { Measure-IQuantPerplexity $demo -Path (Join-Path $TestDrive 'none.txt') -ErrorAction Stop } | Should -Throw -ErrorId 'TextNotFound*'
+    It 'reports a missing text file' {
+        { Measure-IQuantPerplexity $demo -Path (Join-Path $TestDrive 'none.txt') -ErrorAction Stop } | Should -Throw -ErrorId 'PathNotFound*'
     }
     It 'gives the F16 figure of ik_llama.cpp on the first 8 chunks of eval-public.txt' {
         $f = Join-Path $shared 'models/eval-public.txt'

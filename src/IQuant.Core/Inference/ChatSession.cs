@@ -39,7 +39,7 @@ public sealed class ChatSession
         _gen.Reset();
     }
 
-    /// <summary>The prompt tokens for the history plus <paramref name="user"/> (before trimming).</summary>
+    /// <summary>The prompt tokens of <paramref name="turns"/> (system message first when set), formatted with the assistant prefix.</summary>
     public IReadOnlyList<int> Tokenize(IReadOnlyList<ChatMessage> turns)
     {
         var msgs = new List<ChatMessage>(turns.Count + 1);

@@ -32,7 +32,8 @@ public sealed class ComputePool : IDisposable
     private readonly object?[] _workerState;
     private int _generation;
     private int _sleepers;
-    private int _pending;
+    private int _active;          // workers inside the current call (joined while it was open)
+    private int _openGeneration = -1; // generation that may still be joined, or -1
     private volatile bool _disposed;
 
     // Current call.
@@ -121,15 +122,20 @@ public sealed class ComputePool : IDisposable
             _chunk = grainsPerChunk * grain;
             _next = 0;
             _error = null;
-            Volatile.Write(ref _pending, _threads.Length);
+            int gen = _generation + 1;
+            Volatile.Write(ref _openGeneration, gen);
             Interlocked.Increment(ref _generation);
             if (Volatile.Read(ref _sleepers) > 0)
                 lock (_parkLock) Monitor.PulseAll(_parkLock);
             t_inside = this;
             try { Work(0); }
             finally { t_inside = null; }
+            // Every chunk is claimed. Close the call (a full fence), then wait only for the workers that joined
+            // it: a worker the OS has not scheduled yet never holds this call up (a shared, oversubscribed
+            // machine would otherwise cost a time slice per matmul).
+            Interlocked.Exchange(ref _openGeneration, -1);
             var spin = new SpinWait();
-            while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            while (Volatile.Read(ref _active) != 0) spin.SpinOnce(sleep1Threshold: -1);
             _job = null;
             _error?.Throw();
         }
@@ -180,8 +186,9 @@ public sealed class ComputePool : IDisposable
             }
             if (_disposed) return;
             seen = Volatile.Read(ref _generation);
-            Work(id);
-            Interlocked.Decrement(ref _pending);
+            Interlocked.Increment(ref _active);   // full fence before reading _openGeneration (pairs with the caller's Exchange)
+            if (Volatile.Read(ref _openGeneration) == seen) Work(id);
+            Interlocked.Decrement(ref _active);
         }
     }
 

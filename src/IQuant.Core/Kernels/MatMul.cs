@@ -42,7 +42,7 @@ public static unsafe class MatMul
                     for (int v = 0; v < nVec; v++) Q8Activations.QuantizeQ8K(px + (long)v * w.Cols, w.Cols / 256, act + v * actRowBytes, level);
                     break;
                 case ActivationKind.Q80:
-                    actRowBytes = (long)(w.Cols / 32) * Q8Activations.Q80BlockBytes;
+                    actRowBytes = (Q8Activations.Q80RowBytes(w.Cols / 32) + 63) & ~63L;
                     act = ctx.Activations(actRowBytes * nVec);
                     for (int v = 0; v < nVec; v++) Q8Activations.QuantizeQ80(px + (long)v * w.Cols, w.Cols / 32, act + v * actRowBytes, level);
                     break;
@@ -221,49 +221,91 @@ public static unsafe class MatMul
     private static void RowsFloat(WeightMatrix w, SimdLevel level, float* x, int nVec, float* y, int start, int end, Scratch s)
     {
         int n = w.Cols;
-        for (int r = start; r < end; r++)
+        if (level == SimdLevel.Scalar)
         {
-            byte* row = w.Row(r);
-            float* wf;
-            if (w.Type == GgmlType.F32) wf = (float*)row;
-            else if (nVec == 1)
+            float* wf = s.RowFor(n);
+            for (int r = start; r < end; r++)
             {
-                y[r] = level == SimdLevel.Scalar ? RowDots.F16Scalar((ushort*)row, x, n) : RowDots.F16Avx2((ushort*)row, x, n);
-                continue;
+                byte* row = w.Row(r);
+                float* pr = (float*)row;
+                if (w.Type == GgmlType.F16) { RowDots.F16ToF32((ushort*)row, wf, n, level); pr = wf; }
+                for (int v = 0; v < nVec; v++) y[(long)v * w.Rows + r] = RowDots.F32Scalar(pr, x + (long)v * n, n);
             }
-            else { wf = s.RowFor(n); RowDots.F16ToF32((ushort*)row, wf, n, level); }
-            for (int v = 0; v < nVec; v++)
+            return;
+        }
+        if (nVec == 1)
+        {
+            for (int r = start; r < end; r++)
             {
-                float* xv = x + (long)v * n;
-                y[(long)v * w.Rows + r] = level switch
+                byte* row = w.Row(r);
+                y[r] = w.Type == GgmlType.F16 ? RowDots.F16Avx2((ushort*)row, x, n)
+                    : level == SimdLevel.Avx512 ? RowDots.F32Avx512((float*)row, x, n) : RowDots.F32Avx2((float*)row, x, n);
+            }
+            return;
+        }
+        // Tiles of 4 weight rows (F16 rows converted once into scratch) × 2 or 4 activation rows.
+        float* conv = w.Type == GgmlType.F16 ? s.RowFor(4 * n) : null;
+        float** wr = stackalloc float*[4];
+        for (int r0 = start; r0 < end; r0 += 4)
+        {
+            int nr = Math.Min(4, end - r0);
+            for (int j = 0; j < 4; j++)
+            {
+                int r = r0 + Math.Min(j, nr - 1);
+                if (conv != null)
                 {
-                    SimdLevel.Scalar => RowDots.F32Scalar(wf, xv, n),
-                    SimdLevel.Avx2 => RowDots.F32Avx2(wf, xv, n),
-                    _ => RowDots.F32Avx512(wf, xv, n),
-                };
+                    wr[j] = conv + (long)j * n;
+                    if (j < nr) RowDots.F16ToF32((ushort*)w.Row(r), wr[j], n, level);
+                }
+                else wr[j] = (float*)w.Row(r);
             }
+            int v = 0;
+            if (level == SimdLevel.Avx512)
+                for (; v + 4 <= nVec; v += 4) FloatTiles.Tile4x4Avx512(wr, x + (long)v * n, n, n, y + (long)v * w.Rows + r0, w.Rows, nr);
+            for (; v + 2 <= nVec; v += 2) FloatTiles.Tile4x2Avx2(wr, x + (long)v * n, n, n, y + (long)v * w.Rows + r0, w.Rows, nr);
+            if (v < nVec) FloatTiles.Tile4x1Avx2(wr, x + (long)v * n, n, y + (long)v * w.Rows + r0, nr);
         }
     }
 
     private static void RowsQ80(WeightMatrix w, SimdLevel level, byte* act, long actRowBytes, int nVec, float* y, int start, int end)
     {
         int nb = w.Cols / 32;
+        float* res = stackalloc float[4];
         for (int r = start; r < end; r++)
         {
             byte* row = w.Row(r);
-            for (int v = 0; v < nVec; v++)
+            if (level == SimdLevel.Scalar)
             {
-                byte* a = act + v * actRowBytes;
-                y[(long)v * w.Rows + r] = level == SimdLevel.Scalar ? RowDots.Q80Scalar(row, a, nb) : RowDots.Q80Avx2(row, a, nb);
+                for (int v = 0; v < nVec; v++) y[(long)v * w.Rows + r] = RowDots.Q80Scalar(row, act + v * actRowBytes, nb);
+                continue;
             }
+            int v0 = 0;
+            for (; v0 + 4 <= nVec; v0 += 4)
+            {
+                RowDots.Q80Avx2<Vec4>(row, act + v0 * actRowBytes, actRowBytes, nb, res);
+                for (int j = 0; j < 4; j++) y[(long)(v0 + j) * w.Rows + r] = res[j];
+            }
+            int left = nVec - v0;
+            if (left == 0) continue;
+            byte* a = act + v0 * actRowBytes;
+            if (left == 1) RowDots.Q80Avx2<Vec1>(row, a, actRowBytes, nb, res);
+            else if (left == 2) RowDots.Q80Avx2<Vec2>(row, a, actRowBytes, nb, res);
+            else RowDots.Q80Avx2<Vec3>(row, a, actRowBytes, nb, res);
+            for (int j = 0; j < left; j++) y[(long)(v0 + j) * w.Rows + r] = res[j];
         }
     }
 
     private static void RowsQ8K(WeightMatrix w, TypeKernel k, SimdLevel level, byte* act, long actRowBytes, int nVec, float* y,
         int start, int end, Scratch s)
     {
+        var rows = k.Rows(level);
+        if (rows != null)
+        {
+            rows(w, act, actRowBytes, nVec, y, start, end);
+            return;
+        }
         int nb = w.Cols / 256;
-        var decode = k.Decoder(level);
+        var decode = k.DecodeScalar;
         bool hasMin = k.HasMin;
         Decoded* dec = s.Dec;
         float* acc = s.AccFor(nVec);
@@ -277,17 +319,12 @@ public static unsafe class MatMul
                 byte* q8 = act + (long)b * Q8Activations.Q8KBlockBytes;
                 for (int v = 0; v < nVec; v++, q8 += actRowBytes)
                 {
-                    int isum = level switch
-                    {
-                        SimdLevel.Scalar => SuperBlockDot.Scalar(dec, q8),
-                        SimdLevel.Avx2 => SuperBlockDot.Avx2Dot(dec, q8),
-                        _ => SuperBlockDot.Avx512Dot(dec, q8),
-                    };
+                    int isum = SuperBlockDot.Scalar(dec, q8);
                     float dA = *(float*)q8;
                     float t = acc[v] + (dec->D * dA) * isum;
                     if (hasMin)
                     {
-                        int msum = level == SimdLevel.Scalar ? SuperBlockDot.MinSum(dec, q8) : SuperBlockDot.MinSumAvx2(dec, q8);
+                        int msum = SuperBlockDot.MinSum(dec, q8);
                         t -= (dec->DMin * dA) * msum;
                     }
                     acc[v] = t;

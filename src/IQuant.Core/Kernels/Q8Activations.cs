@@ -22,8 +22,14 @@ public static unsafe class Q8Activations
     /// <summary>Offset of bsums within a Q8_K block.</summary>
     public const int Q8KBsums = 264;
 
-    /// <summary>Bytes of one internal Q8_0 activation block: f32 d, then 32 × i8.</summary>
-    public const int Q80BlockBytes = 36;
+    /// <summary>
+    /// Bytes of one internal Q8_0 activation row of <paramref name="nBlocks"/> blocks of 32: the f32 scales first
+    /// (padded to a multiple of 8 with zeros), then the 32·nBlocks int8 values.
+    /// </summary>
+    public static long Q80RowBytes(int nBlocks) => 4L * ((nBlocks + 7) & ~7) + 32L * nBlocks;
+
+    /// <summary>Offset of the int8 values in a Q8_0 activation row.</summary>
+    public static int Q80Qs(int nBlocks) => 4 * ((nBlocks + 7) & ~7);
 
     /// <summary>Quantizes <c>x.Length</c> (a multiple of 256) values to Q8_K blocks in <paramref name="dst"/>.</summary>
     public static void QuantizeQ8K(ReadOnlySpan<float> x, Span<byte> dst)
@@ -33,11 +39,11 @@ public static unsafe class Q8Activations
         fixed (float* px = x) fixed (byte* pd = dst) QuantizeQ8K(px, x.Length / 256, pd, SimdPolicy.Current);
     }
 
-    /// <summary>Quantizes <c>x.Length</c> (a multiple of 32) values to internal Q8_0 blocks (f32 d + 32 × i8).</summary>
+    /// <summary>Quantizes <c>x.Length</c> (a multiple of 32) values to one internal Q8_0 row (see <see cref="Q80RowBytes"/>).</summary>
     public static void QuantizeQ80(ReadOnlySpan<float> x, Span<byte> dst)
     {
         if (x.Length % 32 != 0) throw new ArgumentException("Length must be a multiple of 32.", nameof(x));
-        if (dst.Length < x.Length / 32 * Q80BlockBytes) throw new ArgumentException("Destination too small.", nameof(dst));
+        if (dst.Length < Q80RowBytes(x.Length / 32)) throw new ArgumentException("Destination too small.", nameof(dst));
         fixed (float* px = x) fixed (byte* pd = dst) QuantizeQ80(px, x.Length / 32, pd, SimdPolicy.Current);
     }
 
@@ -91,12 +97,14 @@ public static unsafe class Q8Activations
 
     internal static void QuantizeQ80(float* x, int nBlocks, byte* dst, SimdLevel level)
     {
-        for (int b = 0; b < nBlocks; b++, x += 32, dst += Q80BlockBytes)
+        float* ds = (float*)dst;
+        for (int b = nBlocks; b < ((nBlocks + 7) & ~7); b++) ds[b] = 0;
+        sbyte* q = (sbyte*)(dst + Q80Qs(nBlocks));
+        for (int b = 0; b < nBlocks; b++, x += 32, q += 32)
         {
             float amax = level == SimdLevel.Scalar ? AbsMaxScalar(x, 32) : AbsMaxAvx2(x, 32);
             float id = amax != 0 ? 127f / amax : 0f;
-            *(float*)dst = amax / 127f;
-            sbyte* q = (sbyte*)(dst + 4);
+            ds[b] = amax / 127f;
             if (level == SimdLevel.Scalar)
             {
                 for (int j = 0; j < 32; j++) q[j] = (sbyte)(int)MathF.Round(id * x[j]);

@@ -9,40 +9,84 @@ namespace IQuant.Core.Kernels;
 internal static unsafe class RowDots
 {
     // ---------------- Q8_0 ----------------
-    // Per 32-block, 8 int32 lane sums (lane k = elements 4k..4k+3) are scaled by f = d_w·d_a and added to 8 f32 lane
-    // accumulators (product, then sum: no FMA); the lanes are reduced as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)).
-    // The scalar path follows the same order, so every level returns identical floats.
+    // Block b of 32: 8 int32 lane sums s_l (lane l = elements 4l..4l+3), block factor f_b = f32(d_w) · d_a (one f32
+    // product), then acc[b & 1][l] += f_b · s_l (product, then sum: no FMA). At the end t_l = acc[0][l] + acc[1][l] and
+    // the row result is ((t0+t4)+(t2+t6)) + ((t1+t5)+(t3+t7)). The scalar path follows the same order, so every
+    // level returns identical floats.
 
     public static float Q80Scalar(byte* w, byte* a, int nBlocks)
     {
-        float* acc = stackalloc float[8];
-        for (int k = 0; k < 8; k++) acc[k] = 0;
-        for (int b = 0; b < nBlocks; b++, w += 34, a += Q8Activations.Q80BlockBytes)
+        float* acc = stackalloc float[16];
+        for (int k = 0; k < 16; k++) acc[k] = 0;
+        float* da = (float*)a;
+        sbyte* qa = (sbyte*)(a + Q8Activations.Q80Qs(nBlocks));
+        for (int b = 0; b < nBlocks; b++, w += 34, qa += 32)
         {
-            float f = Fp16.ToFloat(*(ushort*)w) * *(float*)a;
-            sbyte* qw = (sbyte*)(w + 2), qa = (sbyte*)(a + 4);
+            float f = Fp16.ToFloat(*(ushort*)w) * da[b];
+            sbyte* qw = (sbyte*)(w + 2);
+            float* ac = acc + 8 * (b & 1);
             for (int k = 0; k < 8; k++)
             {
                 int s = qw[4 * k] * qa[4 * k] + qw[4 * k + 1] * qa[4 * k + 1] + qw[4 * k + 2] * qa[4 * k + 2] + qw[4 * k + 3] * qa[4 * k + 3];
-                acc[k] += f * s;
+                ac[k] += f * s;
             }
         }
-        return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+        float* t = stackalloc float[8];
+        for (int k = 0; k < 8; k++) t[k] = acc[k] + acc[8 + k];
+        return ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
     }
 
-    public static float Q80Avx2(byte* w, byte* a, int nBlocks)
+    private static readonly Vector256<int> s_gather34 = Vector256.Create(0, 34, 68, 102, 136, 170, 204, 238);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Q80Block<TN>(byte* w, int b, Vector256<float> fw, int j, byte** qa, float** da,
+        ref Vector256<float> a0, ref Vector256<float> a1, ref Vector256<float> a2, ref Vector256<float> a3) where TN : struct, IVecCount
     {
+        var qw = Avx.LoadVector256((sbyte*)(w + 34 * b + 2));
+        var aw = Avx2.Abs(qw);
         var ones = Vector256.Create((short)1);
-        var acc = Vector256<float>.Zero;
-        for (int b = 0; b < nBlocks; b++, w += 34, a += Q8Activations.Q80BlockBytes)
+        var fj = Avx2.PermuteVar8x32(fw, Vector256.Create(j));
+        a0 = Avx.Add(a0, Avx.Multiply(Avx.Multiply(fj, Vector256.Create(da[0][b])),
+            Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(aw, Avx2.Sign(Avx.LoadVector256((sbyte*)qa[0] + 32 * b), qw)), ones))));
+        if (TN.N > 1) a1 = Avx.Add(a1, Avx.Multiply(Avx.Multiply(fj, Vector256.Create(da[1][b])),
+            Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(aw, Avx2.Sign(Avx.LoadVector256((sbyte*)qa[1] + 32 * b), qw)), ones))));
+        if (TN.N > 2) a2 = Avx.Add(a2, Avx.Multiply(Avx.Multiply(fj, Vector256.Create(da[2][b])),
+            Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(aw, Avx2.Sign(Avx.LoadVector256((sbyte*)qa[2] + 32 * b), qw)), ones))));
+        if (TN.N > 3) a3 = Avx.Add(a3, Avx.Multiply(Avx.Multiply(fj, Vector256.Create(da[3][b])),
+            Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(aw, Avx2.Sign(Avx.LoadVector256((sbyte*)qa[3] + 32 * b), qw)), ones))));
+    }
+
+    /// <summary>Row of Q8_0 weights × up to 4 Q8_0 activation rows (weights loaded once).</summary>
+    public static void Q80Avx2<TN>(byte* w, byte* a, long aStride, int nBlocks, float* res) where TN : struct, IVecCount
+    {
+        byte** qa = stackalloc byte*[4];
+        float** da = stackalloc float*[4];
+        for (int v = 0; v < TN.N; v++) { da[v] = (float*)(a + v * aStride); qa[v] = a + v * aStride + Q8Activations.Q80Qs(nBlocks); }
+        Vector256<float> e0 = default, e1 = default, e2 = default, e3 = default;   // even blocks
+        Vector256<float> o0 = default, o1 = default, o2 = default, o3 = default;   // odd blocks
+        int b = 0;
+        for (; b + 8 <= nBlocks; b += 8)
         {
-            float f = Fp16.ToFloat(*(ushort*)w) * *(float*)a;
-            var qw = Avx.LoadVector256((sbyte*)(w + 2));
-            var qa = Avx.LoadVector256((sbyte*)(a + 4));
-            var s = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Abs(qw), Avx2.Sign(qa, qw)), ones);
-            acc = Avx.Add(acc, Avx.Multiply(Vector256.Create(f), Avx.ConvertToVector256Single(s)));
+            var fw = HalfToSingle(Avx2.And(Avx2.GatherVector256((int*)(w + 34 * b), s_gather34, 1), Vector256.Create(0xFFFF)));
+            Q80Block<TN>(w, b, fw, 0, qa, da, ref e0, ref e1, ref e2, ref e3);
+            Q80Block<TN>(w, b + 1, fw, 1, qa, da, ref o0, ref o1, ref o2, ref o3);
+            Q80Block<TN>(w, b + 2, fw, 2, qa, da, ref e0, ref e1, ref e2, ref e3);
+            Q80Block<TN>(w, b + 3, fw, 3, qa, da, ref o0, ref o1, ref o2, ref o3);
+            Q80Block<TN>(w, b + 4, fw, 4, qa, da, ref e0, ref e1, ref e2, ref e3);
+            Q80Block<TN>(w, b + 5, fw, 5, qa, da, ref o0, ref o1, ref o2, ref o3);
+            Q80Block<TN>(w, b + 6, fw, 6, qa, da, ref e0, ref e1, ref e2, ref e3);
+            Q80Block<TN>(w, b + 7, fw, 7, qa, da, ref o0, ref o1, ref o2, ref o3);
         }
-        return HSum(acc);
+        for (; b < nBlocks; b++)
+        {
+            var fw = Vector256.Create(Fp16.ToFloat(*(ushort*)(w + 34 * b)));
+            if ((b & 1) == 0) Q80Block<TN>(w, b, fw, 0, qa, da, ref e0, ref e1, ref e2, ref e3);
+            else Q80Block<TN>(w, b, fw, 0, qa, da, ref o0, ref o1, ref o2, ref o3);
+        }
+        res[0] = HSum(Avx.Add(e0, o0));
+        if (TN.N > 1) res[1] = HSum(Avx.Add(e1, o1));
+        if (TN.N > 2) res[2] = HSum(Avx.Add(e2, o2));
+        if (TN.N > 3) res[3] = HSum(Avx.Add(e3, o3));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -105,17 +149,24 @@ internal static unsafe class RowDots
         return s;
     }
 
-    /// <summary>8 fp16 → 8 f32, exact (subnormals, ±0, Inf and NaN included).</summary>
+    /// <summary>
+    /// 8 fp16 → 8 f32, exact (subnormals, ±0, Inf and NaN included). .NET exposes no F16C intrinsic, so this is integer
+    /// re-biasing; subnormal halves go through an int → float conversion so no denormal float is ever touched (no
+    /// micro-code assists).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> HalfToSingle(Vector128<ushort> h)
+    public static Vector256<float> HalfToSingle(Vector128<ushort> h) => HalfToSingle(Avx2.ConvertToVector256Int32(h));
+
+    /// <summary>8 fp16 values held in the low 16 bits of int32 lanes (upper bits zero) → f32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> HalfToSingle(Vector256<int> w)
     {
-        var w = Avx2.ConvertToVector256Int32(h);                              // zero-extended
-        var em = Avx2.ShiftLeftLogical(Avx2.And(w, Vector256.Create(0x7FFF)), 13);
-        var sign = Avx2.ShiftLeftLogical(Avx2.And(w, Vector256.Create(0x8000)), 16);
-        var f = Avx.Multiply(em.AsSingle(), Vector256.Create(0x77800000).AsSingle());   // × 2^112: rebias, exact
-        var special = Avx2.CompareGreaterThan(em, Vector256.Create(0x0F7FFFFF));         // exponent 31: Inf/NaN
-        var fs = Avx2.Or(em, Vector256.Create(0x7F800000));
-        return Avx2.Or(Avx2.BlendVariable(f.AsInt32(), fs, special), sign).AsSingle();
+        var e = Avx2.And(w, Vector256.Create(0x7C00));
+        var norm = Avx2.Add(Avx2.ShiftLeftLogical(Avx2.And(w, Vector256.Create(0x7FFF)), 13), Vector256.Create(112 << 23));
+        var sub = Avx.Multiply(Avx.ConvertToVector256Single(Avx2.And(w, Vector256.Create(0x3FF))), Vector256.Create(1f / 16777216f)).AsInt32();
+        var r = Avx2.BlendVariable(norm, sub, Avx2.CompareEqual(e, Vector256<int>.Zero));
+        r = Avx2.BlendVariable(r, Avx2.Add(norm, Vector256.Create(112 << 23)), Avx2.CompareEqual(e, Vector256.Create(0x7C00)));
+        return Avx2.Or(r, Avx2.ShiftLeftLogical(Avx2.And(w, Vector256.Create(0x8000)), 16)).AsSingle();
     }
 
     public static float F16Avx2(ushort* w, float* x, int n)

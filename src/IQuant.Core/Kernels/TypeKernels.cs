@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics.X86;
 using IQuant.Core.Quants;
 using IQuant.Core.Types;
 
@@ -22,7 +23,10 @@ internal sealed unsafe class TypeKernel
     public required GgmlType Type { get; init; }
     public required ActivationKind Act { get; init; }
     public delegate* managed<byte*, int, Decoded*, void> DecodeScalar;
-    public delegate* managed<byte*, int, Decoded*, void> DecodeAvx2;
+    /// <summary>Fused AVX2 row kernel: (w, act, actRowBytes, nVec, y, rowStart, rowEnd).</summary>
+    public delegate* managed<WeightMatrix, byte*, long, int, float*, int, int, void> RowsAvx2;
+    /// <summary>Row kernel for the AVX-512 level (AVX-VNNI / VBMI variants of the fused kernels when the CPU has them).</summary>
+    public delegate* managed<WeightMatrix, byte*, long, int, float*, int, int, void> RowsAvx512;
     public bool HasMin;
 
     private static readonly Dictionary<GgmlType, TypeKernel> s_kernels = Build();
@@ -34,33 +38,50 @@ internal sealed unsafe class TypeKernel
 
     public static bool HasKernel(GgmlType type) => s_kernels.ContainsKey(type);
 
-    public delegate* managed<byte*, int, Decoded*, void> Decoder(SimdLevel level) =>
-        level != SimdLevel.Scalar && DecodeAvx2 != null ? DecodeAvx2 : DecodeScalar;
+    /// <summary>The fused row kernel for <paramref name="level"/>, or null for the scalar (decode-then-dot) path.</summary>
+    public delegate* managed<WeightMatrix, byte*, long, int, float*, int, int, void> Rows(SimdLevel level) =>
+        level == SimdLevel.Avx512 ? RowsAvx512 : level == SimdLevel.Avx2 ? RowsAvx2 : null;
+
+    /// <summary>
+    /// Registers a super-block type: scalar decoder (reference), fused AVX2 kernel over <typeparamref name="T2"/>, and for
+    /// the AVX-512 level the fused kernel over <typeparamref name="T5"/> (a VBMI variant where one exists) with AVX-VNNI
+    /// <c>vpdpwssd</c> when the CPU has it and 8 activation rows per weight pass (32 EVEX registers).
+    /// </summary>
+    private static void Add<T2, T5>(Dictionary<GgmlType, TypeKernel> d, GgmlType t, delegate* managed<byte*, int, Decoded*, void> scalar, bool min = false)
+        where T2 : struct, IAvx2Block where T5 : struct, IAvx2Block
+    {
+        d[t] = new TypeKernel
+        {
+            Type = t, Act = ActivationKind.Q8K, DecodeScalar = scalar, HasMin = min,
+            RowsAvx2 = &FusedAvx2.Rows<T2, No, No>,
+            RowsAvx512 = AvxVnni.IsSupported ? &FusedAvx2.Rows<T5, Yes, Yes> : &FusedAvx2.Rows<T5, No, Yes>,
+        };
+    }
 
     private static Dictionary<GgmlType, TypeKernel> Build()
     {
         var d = new Dictionary<GgmlType, TypeKernel>();
-        void Q(GgmlType t, delegate* managed<byte*, int, Decoded*, void> sc, delegate* managed<byte*, int, Decoded*, void> v2, bool min = false) =>
-            d[t] = new TypeKernel { Type = t, Act = ActivationKind.Q8K, DecodeScalar = sc, DecodeAvx2 = v2, HasMin = min };
         d[GgmlType.F32] = new TypeKernel { Type = GgmlType.F32, Act = ActivationKind.Float };
         d[GgmlType.F16] = new TypeKernel { Type = GgmlType.F16, Act = ActivationKind.Float };
         d[GgmlType.Q8_0] = new TypeKernel { Type = GgmlType.Q8_0, Act = ActivationKind.Q80 };
-        Q(GgmlType.IQ4_KS, &Kernels.DecodeScalar.Iq4Ks, null);
-        Q(GgmlType.IQ2_KS, &Kernels.DecodeScalar.Iq2Ks, null);
-        Q(GgmlType.IQ3_KS, &Kernels.DecodeScalar.Iq3Ks, null);
-        Q(GgmlType.IQ2_K, &Kernels.DecodeScalar.Iq2K, null);
-        Q(GgmlType.IQ3_K, &Kernels.DecodeScalar.Iq3K, null);
-        Q(GgmlType.IQ4_K, &Kernels.DecodeScalar.Iq4K, null);
-        Q(GgmlType.IQ5_K, &Kernels.DecodeScalar.Iq5K, null);
-        Q(GgmlType.IQ5_KS, &Kernels.DecodeScalar.Iq5Ks, null);
-        Q(GgmlType.IQ6_K, &Kernels.DecodeScalar.Iq6K, null);
-        Q(GgmlType.IQ4_KSS, &Kernels.DecodeScalar.Iq4Kss, null);
-        Q(GgmlType.IQ2_KL, &Kernels.DecodeScalar.Iq2Kl, null);
-        Q(GgmlType.Q2_K, &Kernels.DecodeScalar.Q2K, null, min: true);
-        Q(GgmlType.Q3_K, &Kernels.DecodeScalar.Q3K, null);
-        Q(GgmlType.Q4_K, &Kernels.DecodeScalar.Q4K, null, min: true);
-        Q(GgmlType.Q5_K, &Kernels.DecodeScalar.Q5K, null, min: true);
-        Q(GgmlType.Q6_K, &Kernels.DecodeScalar.Q6K, null);
+        bool vbmi = Avx512Vbmi.VL.IsSupported;
+        Add<Iq4KsBlock, Iq4KsBlock>(d, GgmlType.IQ4_KS, &Kernels.DecodeScalar.Iq4Ks);
+        Add<Iq2KsBlock, Iq2KsBlock>(d, GgmlType.IQ2_KS, &Kernels.DecodeScalar.Iq2Ks);
+        Add<Iq3KsBlock, Iq3KsBlock>(d, GgmlType.IQ3_KS, &Kernels.DecodeScalar.Iq3Ks);
+        Add<Iq2KBlock, Iq2KBlock>(d, GgmlType.IQ2_K, &Kernels.DecodeScalar.Iq2K);
+        Add<Iq3KBlock, Iq3KBlock>(d, GgmlType.IQ3_K, &Kernels.DecodeScalar.Iq3K);
+        Add<Iq4KBlock, Iq4KBlock>(d, GgmlType.IQ4_K, &Kernels.DecodeScalar.Iq4K);
+        Add<Iq5KBlock, Iq5KBlock>(d, GgmlType.IQ5_K, &Kernels.DecodeScalar.Iq5K);
+        Add<Iq5KsBlock, Iq5KsBlock>(d, GgmlType.IQ5_KS, &Kernels.DecodeScalar.Iq5Ks);
+        if (vbmi) Add<Iq6KBlock, Iq6KVbmiBlock>(d, GgmlType.IQ6_K, &Kernels.DecodeScalar.Iq6K);
+        else Add<Iq6KBlock, Iq6KBlock>(d, GgmlType.IQ6_K, &Kernels.DecodeScalar.Iq6K);
+        Add<Iq4KssBlock, Iq4KssBlock>(d, GgmlType.IQ4_KSS, &Kernels.DecodeScalar.Iq4Kss);
+        Add<Iq2KlBlock, Iq2KlBlock>(d, GgmlType.IQ2_KL, &Kernels.DecodeScalar.Iq2Kl);
+        Add<Q2KBlock, Q2KBlock>(d, GgmlType.Q2_K, &Kernels.DecodeScalar.Q2K, min: true);
+        Add<Q3KBlock, Q3KBlock>(d, GgmlType.Q3_K, &Kernels.DecodeScalar.Q3K);
+        Add<Q4KBlock, Q4KBlock>(d, GgmlType.Q4_K, &Kernels.DecodeScalar.Q4K, min: true);
+        Add<Q5KBlock, Q5KBlock>(d, GgmlType.Q5_K, &Kernels.DecodeScalar.Q5K, min: true);
+        Add<Q6KBlock, Q6KBlock>(d, GgmlType.Q6_K, &Kernels.DecodeScalar.Q6K);
         return d;
     }
 }

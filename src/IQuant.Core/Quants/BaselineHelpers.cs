@@ -9,6 +9,7 @@ namespace IQuant.Core.Quants;
 /// Every routine follows the spec's operation order literally: binary32 arithmetic, one rounding per operation,
 /// sequential sums from +0, no FMA. These are the reference paths; SIMD kernels elsewhere must match them bit for bit.
 /// </summary>
+[SkipLocalsInit]
 internal static unsafe class BaselineHelpers
 {
     /// <summary>GROUP_MAX_EPS of ggml-quants.c.</summary>
@@ -442,7 +443,7 @@ internal static unsafe class BaselineHelpers
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double Kx3Score(double a, double m, double SL, double SL2, double SXL, double SW, double SX) =>
+    internal static double Kx3Score(double a, double m, double SL, double SL2, double SXL, double SW, double SX) =>
         ((((2 * a) * SXL + (2 * m) * SX) - ((2 * a) * m) * SL) - (a * a) * SL2) - (m * m) * SW;
 
     // ------------------------------------------------------------------------------------------------------------

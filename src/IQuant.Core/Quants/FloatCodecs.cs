@@ -19,6 +19,7 @@ namespace IQuant.Core.Quants;
 /// otherwise round to nearest even <c>(bits + 0x7FFF + ((bits &gt;&gt; 16) &amp; 1)) &gt;&gt; 16</c> (subnormals kept, overflow to Inf).</item>
 /// </list>
 /// </summary>
+[SkipLocalsInit]
 public static unsafe class FloatConversions
 {
     /// <summary>fp16 bits → f32 (exact; NaN quieted).</summary>

@@ -30,7 +30,8 @@ public sealed class Iq2KlCodec : QuantCodec
         var w = s.W.AsSpan(0, n);
         KsBlocks.PrepareRow(x, qw, KsSigma.TwoPointTwoFive, KsNoImatrixWeight.Abs, w, s.Max, s.Amax, default);
         var scales = s.Scales.AsSpan(0, nsub);
-        Iq2KlSearch.ScanRow(x, w, s.Max, s.Amax, scales, level);
+        if (level >= SimdLevel.Avx2) Iq2KlSimd.ScanRow(x, w, s.Max, s.Amax, scales, level);
+        else Iq2KlSearch.ScanRow(x, w, s.Max, s.Amax, scales, level);
 
         dst.Clear();
         float maxAbs = 0, maxScale = 0;
@@ -42,10 +43,48 @@ public sealed class Iq2KlCodec : QuantCodec
         if (maxAbs == 0) return;
         float dRow = -maxScale / 32;
         float id = 1 / dRow;
+        var ls = s.L.AsSpan(0, nsub);
+        var kidx = s.Idx.AsSpan(0, n / 2);
+        if (level >= SimdLevel.Avx2) Iq2KlSimd.Pass2(x, w, scales, dRow, id, ls, kidx, level);
+        else Pass2Scalar(x, w, scales, dRow, id, ls, kidx);
         float sumqx = 0, sumq2 = 0;
         var grid = Iq2KlSearch.Grid;
         var blocks = dst[2..];
         for (int i = 0; i < nsub; i++)
+        {
+            var xs = x.Slice(32 * i, 32);
+            var ws = w.Slice(32 * i, 32);
+            int ib = i & 7;
+            var blk = blocks.Slice(BlockBytes * (i >> 3), BlockBytes);
+            int l = ls[i];
+            int uls = l + 32;
+            blk[2 + (ib & 3)] |= (byte)((uls & 15) << (4 * (ib >> 2)));
+            KsMath.WriteU16(blk, (ushort)(KsMath.ReadU16(blk) | ((uls >> 4) << (2 * ib))));
+            if (l == 0) continue;
+            var qs = blk.Slice(6 + 16 * (ib >> 1), 16);
+            var qh = blk.Slice(70, 16);
+            int nsh = 4 * (ib & 1);
+            for (int p = 0; p < 16; p++)
+            {
+                float x1 = xs[2 * p], x2 = xs[2 * p + 1], w1 = ws[2 * p], w2 = ws[2 * p + 1];
+                int k = kidx[16 * i + p];
+                qs[p] |= (byte)((k & 15) << nsh);
+                qh[p] |= (byte)((k >> 4) << ib);
+                float q1 = l * grid[2 * k], q2 = l * grid[2 * k + 1];
+                sumqx = sumqx + (((w1 * q1) * x1) + ((w2 * q2) * x2));
+                sumq2 = sumq2 + (((w1 * q1) * q1) + ((w2 * q2) * q2));
+            }
+        }
+        if (sumq2 > 0) dRow = sumqx / sumq2;
+        KsMath.WriteU16(dst, Fp16.FromFloat(1.025f * dRow));
+    }
+
+    /// <summary>Pass-2 choice of the integer scale (±1 search) and pair indices per sub-block, scalar reference.</summary>
+    private static void Pass2Scalar(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> scales, float dRow, float id,
+        Span<int> lsOut, Span<byte> kidx)
+    {
+        var grid = Iq2KlSearch.Grid;
+        for (int i = 0; i < lsOut.Length; i++)
         {
             var xs = x.Slice(32 * i, 32);
             var ws = w.Slice(32 * i, 32);
@@ -68,31 +107,13 @@ public sealed class Iq2KlCodec : QuantCodec
                 }
                 if (score < bestScore) { bestScore = score; bestLs = ils; }
             }
-            ls = bestLs;
-            int ib = i & 7;
-            var blk = blocks.Slice(BlockBytes * (i >> 3), BlockBytes);
-            int uls = ls + 32;
-            blk[2 + (ib & 3)] |= (byte)((uls & 15) << (4 * (ib >> 2)));
-            KsMath.WriteU16(blk, (ushort)(KsMath.ReadU16(blk) | ((uls >> 4) << (2 * ib))));
-            if (ls == 0) continue;
-            float dls = dRow * ls;
+            lsOut[i] = bestLs;
+            if (bestLs == 0) continue;
+            float dls = dRow * bestLs;
             float idls = 1 / dls;
-            var qs = blk.Slice(6 + 16 * (ib >> 1), 16);
-            var qh = blk.Slice(70, 16);
-            int nsh = 4 * (ib & 1);
             for (int p = 0; p < 16; p++)
-            {
-                float x1 = xs[2 * p], x2 = xs[2 * p + 1], w1 = ws[2 * p], w2 = ws[2 * p + 1];
-                int k = Iq2KlSearch.PairIndex(idls, x1, x2, w1, w2);
-                qs[p] |= (byte)((k & 15) << nsh);
-                qh[p] |= (byte)((k >> 4) << ib);
-                float q1 = ls * grid[2 * k], q2 = ls * grid[2 * k + 1];
-                sumqx = sumqx + (((w1 * q1) * x1) + ((w2 * q2) * x2));
-                sumq2 = sumq2 + (((w1 * q1) * q1) + ((w2 * q2) * q2));
-            }
+                kidx[16 * i + p] = (byte)Iq2KlSearch.PairIndex(idls, xs[2 * p], xs[2 * p + 1], ws[2 * p], ws[2 * p + 1]);
         }
-        if (sumq2 > 0) dRow = sumqx / sumq2;
-        KsMath.WriteU16(dst, Fp16.FromFloat(1.025f * dRow));
     }
 
     /// <inheritdoc/>

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using IQuant.Core.Types;
 
 namespace IQuant.Core.Quants;
@@ -49,6 +50,7 @@ public sealed class Iq2KsCodec : QuantCodec
         float dRow = KsBlocks.MakeQxQuants(16, scales, s.Sw.AsSpan(0, nsub), L);
         if (dRow == 0) return;
         if (_scalarPath) Pass2Scalar(x, w, dRow, L, shifted, dst);
+        else if (level >= SimdLevel.Avx2) Pass2FastV(x, w, dRow, scales, L, shifted, dst);
         else Pass2Fast(x, w, dRow, scales, L, shifted, dst);
     }
 
@@ -137,6 +139,60 @@ public sealed class Iq2KsCodec : QuantCodec
             for (int j = 0; j < 32; j++) qs[j] |= (byte)(idx[j] << sh);
         }
         float sx = Iq2KsSearch.HSum(A), s2 = Iq2KsSearch.HSum(B);
+        KsMath.WriteU16(dst, Fp16.FromFloat(s2 > 0 ? sx / s2 : dRow));
+    }
+
+    /// <summary>Pass 2 of §4.8 with Vector256 in the reference's own layout (lane l = element 8k + l).</summary>
+    private static unsafe void Pass2FastV(ReadOnlySpan<float> x, ReadOnlySpan<float> w, float dRow, ReadOnlySpan<float> scales,
+        Span<int> L, ReadOnlySpan<bool> shifted, Span<byte> dst)
+    {
+        var blocks = dst[2..];
+        var A = Vector256<float>.Zero;
+        var B = Vector256<float>.Zero;
+        byte* idx = stackalloc byte[32];
+        byte* idx2 = stackalloc byte[32];
+        fixed (float* px = x, pw = w)
+        {
+            for (int i = 0; i < L.Length; i++)
+            {
+                var blk = blocks.Slice(BlockBytes * (i >> 3), BlockBytes);
+                int ib = i & 7;
+                bool sh = shifted[i];
+                float* xs = px + 32 * i;
+                float* ws = pw + 32 * i;
+                int Li = L[i];
+                float dl = dRow * (Li - 16);
+                float e1 = Iq2KsSearch.RmseV(dl, xs, ws, sh, idx);
+                if (Li > 0 && dl > scales[i])
+                {
+                    float e2 = Iq2KsSearch.RmseV(dRow * (Li - 17), xs, ws, sh, idx2);
+                    if (e2 < e1) { Li--; *(Vector256<byte>*)idx = *(Vector256<byte>*)idx2; }
+                }
+                else if (Li < 15 && dl < scales[i])
+                {
+                    float e2 = Iq2KsSearch.RmseV(dRow * (Li - 15), xs, ws, sh, idx2);
+                    if (e2 < e1) { Li++; *(Vector256<byte>*)idx = *(Vector256<byte>*)idx2; }
+                }
+                var g = Vector256.Create((float)(Li - 16));
+                var tv = sh ? Vector256.Create(-26f, -8f, 6f, 22f, 0, 0, 0, 0) : Vector256.Create(-31f, -13f, 1f, 17f, 0, 0, 0, 0);
+                for (int k = 0; k < 4; k++)
+                {
+                    var iv = System.Runtime.Intrinsics.X86.Avx2.ConvertToVector256Int32(idx + 8 * k);
+                    var q = g * System.Runtime.Intrinsics.X86.Avx2.PermuteVar8x32(tv, iv);
+                    var xv = Vector256.Load(xs + 8 * k);
+                    var t = Vector256.Load(ws + 8 * k) * q;
+                    A = Vector256.FusedMultiplyAdd(t, xv, A);
+                    B = Vector256.FusedMultiplyAdd(t, q, B);
+                }
+                StoreScale(blk, ib, Li);
+                var qs = blk.Slice(6 + 32 * (ib >> 2), 32);
+                int shf = 2 * (ib & 3);
+                var cur = Vector256.Create<byte>(qs);
+                (cur | (Vector256.Load(idx) << shf)).CopyTo(qs);
+            }
+        }
+        float sx = ((A[0] + A[4]) + (A[2] + A[6])) + ((A[1] + A[5]) + (A[3] + A[7]));
+        float s2 = ((B[0] + B[4]) + (B[2] + B[6])) + ((B[1] + B[5]) + (B[3] + B[7]));
         KsMath.WriteU16(dst, Fp16.FromFloat(s2 > 0 ? sx / s2 : dRow));
     }
 

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using IQuant.Core.Types;
 using static IQuant.Core.Quants.IqkCommon;
 
@@ -7,7 +9,7 @@ namespace IQuant.Core.Quants;
 /// IQ3_K (spec §3.5, §4.4): 110 bytes per 256 weights: fp16 d, u16 extra, u16 scale signs, 8 bytes of 4-bit scale
 /// magnitudes, 64 bytes low index bits, 32 bytes high index bits. Scale search B6 (ntry 3, step 2, guarded) + refit.
 /// </summary>
-public sealed class Iq3KCodec : QuantCodec
+public sealed unsafe class Iq3KCodec : QuantCodec
 {
     private const int BlockBytes = 110;
 
@@ -38,7 +40,7 @@ public sealed class Iq3KCodec : QuantCodec
         for (int ib = 0; ib < 16; ib++)
         {
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w, level);
             float amax = BlockMax(xb, out float max);
             if (amax < 1e-16f) { scales[ib] = 0; continue; }
             float d = IqkScan.ScanScale(g, xb, w, max, 3, 2, true, level, out bool shifted);
@@ -68,7 +70,7 @@ public sealed class Iq3KCodec : QuantCodec
             bool sh = (extra & (1 << ib)) != 0;
             var t = g.Table(sh);
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w, level);
             float idl = 1 / dl;
             IqkSimd.BestIndices(level, g, sh, idl, xb, idx);
             int ib32 = ib / 2;
@@ -93,6 +95,20 @@ public sealed class Iq3KCodec : QuantCodec
     public override void DequantizeRow(ReadOnlySpan<byte> src, Span<float> dst)
     {
         int nb = dst.Length / QK;
+        var level = SimdPolicy.Current;
+        if (IqkDequant.Use512(level) || IqkDequant.Use256(level))
+        {
+            bool wide = IqkDequant.Use512(level);
+            fixed (byte* ps = src) fixed (float* pd = dst)
+            {
+                for (int i = 0; i < nb; i++)
+                {
+                    if (wide) Dequant512(ps + i * BlockBytes, pd + i * QK);
+                    else Dequant256(ps + i * BlockBytes, pd + i * QK);
+                }
+            }
+            return;
+        }
         for (int i = 0; i < nb; i++)
             DequantizeBlock(src.Slice(i * BlockBytes, BlockBytes), dst.Slice(i * QK, QK));
     }
@@ -118,4 +134,44 @@ public sealed class Iq3KCodec : QuantCodec
             }
         }
     }
+    private static readonly float* s_tab = IqkDequant.PinnedTable(Iq3nlValues, 16);
+
+    private static void Dequant512(byte* b, float* y)
+    {
+        float d = IqkDequant.F16(b);
+        int extra = IqkDequant.U16(b + 2);
+        int sh = IqkDequant.U16(b + 4);
+        var tab = Vector512.Load(s_tab);
+        for (int ib = 0; ib < 16; ib++)
+        {
+            int ib32 = ib >> 1, off = 16 * (ib & 1);
+            int nib = (b[6 + ib32] >> (4 * (ib & 1))) & 0xf;
+            float dl = d * ((2 * nib + 1) * (((sh >> ib) & 1) != 0 ? -1 : 1));
+            var lo = Vector512.ShiftRightLogical(IqkDequant.Bytes16(b + 14 + 32 * (ib32 >> 2) + off), 2 * (ib32 & 3)) & Vector512.Create(3);
+            var hi = Vector512.ShiftRightLogical(IqkDequant.Bytes16(b + 78 + off), ib32) & Vector512<int>.One;
+            var idx = lo | Vector512.ShiftLeft(hi, 2) | Vector512.Create(((extra >> ib) & 1) << 3);
+            (Vector512.Create(dl) * Avx512F.PermuteVar16x32(tab, idx)).Store(y + 16 * ib);
+        }
+    }
+
+    private static void Dequant256(byte* b, float* y)
+    {
+        float d = IqkDequant.F16(b);
+        int extra = IqkDequant.U16(b + 2);
+        int sh = IqkDequant.U16(b + 4);
+        for (int ib = 0; ib < 16; ib++)
+        {
+            int ib32 = ib >> 1, off = 16 * (ib & 1);
+            int nib = (b[6 + ib32] >> (4 * (ib & 1))) & 0xf;
+            var dl = Vector256.Create(d * ((2 * nib + 1) * (((sh >> ib) & 1) != 0 ? -1 : 1)));
+            var tab = Vector256.Load(s_tab + 8 * ((extra >> ib) & 1));
+            for (int k = 0; k < 16; k += 8)
+            {
+                var lo = Vector256.ShiftRightLogical(IqkDequant.Bytes8(b + 14 + 32 * (ib32 >> 2) + off + k), 2 * (ib32 & 3)) & Vector256.Create(3);
+                var hi = Vector256.ShiftRightLogical(IqkDequant.Bytes8(b + 78 + off + k), ib32) & Vector256<int>.One;
+                (dl * Avx2.PermuteVar8x32(tab, lo | Vector256.ShiftLeft(hi, 2))).Store(y + 16 * ib + k);
+            }
+        }
+    }
+
 }

@@ -14,7 +14,7 @@ public sealed class Iq3KsCodec : QuantCodec
     public override GgmlType Type => GgmlType.IQ3_KS;
 
     /// <inheritdoc/>
-    public override void QuantizeRow(ReadOnlySpan<float> x, Span<byte> dst, ReadOnlySpan<float> imatrix)
+    public override unsafe void QuantizeRow(ReadOnlySpan<float> x, Span<byte> dst, ReadOnlySpan<float> imatrix)
     {
         int n = x.Length, nsub = n / 32;
         var level = SimdPolicy.Current;
@@ -44,31 +44,31 @@ public sealed class Iq3KsCodec : QuantCodec
         if (dRow == 0) return;
         float id = 1 / dRow;
         float sumqx = 0, sumq2 = 0;
+        byte* idx = stackalloc byte[32];
+        float* px = stackalloc float[32];
+        float* pq = stackalloc float[32];
         for (int i = 0; i < nsub; i++)
         {
             var blk = blocks.Slice(BlockBytes * (i >> 3), BlockBytes);
             int ib = i & 7;
-            var T = tab.ValuesI(s.Shifted[i]);
             int l = Math.Clamp(KsMath.NearestInt(id * s.Scales[i]), -16, 15);
             int u = l + 16;
             blk[2 + (ib & 3)] |= (byte)((u & 15) << (4 * (ib >> 2)));
             blk[0] |= (byte)((u >> 4) << ib);
             float dl = dRow * l;
             float idl = dl != 0 ? 1 / dl : 0;
-            var xs = x.Slice(32 * i, 32);
-            var ws = w.Slice(32 * i, 32);
             var qs = blk.Slice(6 + 32 * (ib >> 2), 32);
             var qh = blk.Slice(70, 32);
             int sh = 2 * (ib & 3);
+            fixed (float* px0 = x, pw0 = w)
+                KsPass2.Elements(tab, s.Shifted[i], px0 + 32 * i, pw0 + 32 * i, idl, l, idx, px, pq, level);
             for (int j = 0; j < 32; j++)
             {
-                int k = tab.Bi(T, idl * xs[j]);
+                int k = idx[j];
                 qs[j] |= (byte)((k & 3) << sh);
                 qh[j] |= (byte)((k >> 2) << ib);
-                float q = T[k] * l;
-                float wq = ws[j] * q;
-                sumqx = sumqx + wq * xs[j];
-                sumq2 = sumq2 + wq * q;
+                sumqx = sumqx + px[j];
+                sumq2 = sumq2 + pq[j];
             }
         }
         if (sumq2 > 0) KsMath.WriteU16(dst, Fp16.FromFloat(sumqx / sumq2));

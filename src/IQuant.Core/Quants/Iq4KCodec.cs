@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using IQuant.Core.Types;
 using static IQuant.Core.Quants.IqkCommon;
 
@@ -7,7 +9,7 @@ namespace IQuant.Core.Quants;
 /// IQ4_K (spec §3.7, §4.6): 144 bytes per 256 weights: fp16 d, u16 extra, u32 high scale bits, 8 bytes low scale
 /// nibbles, 128 bytes of 4-bit indices. Scale search B6 (ntry 7, step 1, unguarded).
 /// </summary>
-public sealed class Iq4KCodec : QuantCodec
+public sealed unsafe class Iq4KCodec : QuantCodec
 {
     private const int BlockBytes = 144;
 
@@ -39,7 +41,7 @@ public sealed class Iq4KCodec : QuantCodec
         for (int ib = 0; ib < 16; ib++)
         {
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, false, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, false, w, level);
             float amax = BlockMax(xb, out float max);
             if (amax < 1e-16f) { scales[ib] = 0; continue; }
             float d = IqkScan.ScanScale(g, xb, w, max, 7, 1, false, level, out bool shifted);
@@ -62,7 +64,7 @@ public sealed class Iq4KCodec : QuantCodec
             float dl = dsb * l;
             float idl = dl != 0 ? 1 / dl : 0f;
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, false, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, false, w, level);
             IqkSimd.BestIndices(level, g, shf, idl, xb, idx);
             for (int j = 0; j < 16; j++)
             {
@@ -88,6 +90,20 @@ public sealed class Iq4KCodec : QuantCodec
     public override void DequantizeRow(ReadOnlySpan<byte> src, Span<float> dst)
     {
         int nb = dst.Length / QK;
+        var level = SimdPolicy.Current;
+        if (IqkDequant.Use512(level) || IqkDequant.Use256(level))
+        {
+            bool wide = IqkDequant.Use512(level);
+            fixed (byte* ps = src) fixed (float* pd = dst)
+            {
+                for (int i = 0; i < nb; i++)
+                {
+                    if (wide) Dequant512(ps + i * BlockBytes, pd + i * QK);
+                    else Dequant256(ps + i * BlockBytes, pd + i * QK);
+                }
+            }
+            return;
+        }
         for (int i = 0; i < nb; i++)
             DequantizeBlock(src.Slice(i * BlockBytes, BlockBytes), dst.Slice(i * QK, QK));
     }
@@ -109,4 +125,42 @@ public sealed class Iq4KCodec : QuantCodec
                 yy[j] = dl * vals[o + ((b[qo + j] >> shift) & 0xf)];
         }
     }
+    private static readonly float* s_tab = IqkDequant.PinnedTable(Iq4kValues, 32);
+
+    private static void Dequant512(byte* b, float* y)
+    {
+        float d = IqkDequant.F16(b);
+        int extra = IqkDequant.U16(b + 2);
+        uint h = System.Runtime.CompilerServices.Unsafe.ReadUnaligned<uint>(b + 4);
+        for (int ib = 0; ib < 16; ib++)
+        {
+            int ls = (((b[8 + ib / 2] >> (4 * (ib % 2))) & 0xf) | (int)(((h >> (2 * ib)) & 3) << 4)) - 32;
+            float dl = d * ls;
+            var tab = Vector512.Load(s_tab + 16 * ((extra >> ib) & 1));
+            var idx = Vector512.ShiftRightLogical(IqkDequant.Bytes16(b + 16 + 16 * (ib / 2)), 4 * (ib % 2)) & Vector512.Create(15);
+            (Vector512.Create(dl) * Avx512F.PermuteVar16x32(tab, idx)).Store(y + 16 * ib);
+        }
+    }
+
+    private static void Dequant256(byte* b, float* y)
+    {
+        float d = IqkDequant.F16(b);
+        int extra = IqkDequant.U16(b + 2);
+        uint h = System.Runtime.CompilerServices.Unsafe.ReadUnaligned<uint>(b + 4);
+        for (int ib = 0; ib < 16; ib++)
+        {
+            int ls = (((b[8 + ib / 2] >> (4 * (ib % 2))) & 0xf) | (int)(((h >> (2 * ib)) & 3) << 4)) - 32;
+            var dl = Vector256.Create(d * ls);
+            float* t = s_tab + 16 * ((extra >> ib) & 1);
+            var tlo = Vector256.Load(t); var thi = Vector256.Load(t + 8);
+            for (int k = 0; k < 16; k += 8)
+            {
+                var idx = Vector256.ShiftRightLogical(IqkDequant.Bytes8(b + 16 + 16 * (ib / 2) + k), 4 * (ib % 2)) & Vector256.Create(15);
+                var v = Vector256.ConditionalSelect(Vector256.Equals(idx & Vector256.Create(8), Vector256<int>.Zero).AsSingle(),
+                    Avx2.PermuteVar8x32(tlo, idx), Avx2.PermuteVar8x32(thi, idx));
+                (dl * v).Store(y + 16 * ib + k);
+            }
+        }
+    }
+
 }

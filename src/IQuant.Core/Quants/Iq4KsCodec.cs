@@ -14,7 +14,7 @@ public sealed class Iq4KsCodec : QuantCodec
     public override GgmlType Type => GgmlType.IQ4_KS;
 
     /// <inheritdoc/>
-    public override void QuantizeRow(ReadOnlySpan<float> x, Span<byte> dst, ReadOnlySpan<float> imatrix)
+    public override unsafe void QuantizeRow(ReadOnlySpan<float> x, Span<byte> dst, ReadOnlySpan<float> imatrix)
     {
         int n = x.Length, nsub = n / 32;
         var level = SimdPolicy.Current;
@@ -48,29 +48,27 @@ public sealed class Iq4KsCodec : QuantCodec
         float id = 1 / dRow;
         float sumqx = 0, sumq2 = 0;
         var blocks = dst[4..];
+        byte* idx = stackalloc byte[32];
+        float* px = stackalloc float[32];
+        float* pq = stackalloc float[32];
         for (int i = 0; i < nsub; i++)
         {
             var blk = blocks.Slice(BlockBytes * (i >> 3), BlockBytes);
             int ib = i & 7;
             bool sh = s.Shifted[i];
-            var T = tab.ValuesI(sh);
             int u = Math.Clamp(KsMath.NearestInt(0.5f * ((id * s.Scales[i]) + 127f)), 0, 127) << 1;
             blk[ib] = (byte)(u | (sh ? 1 : 0));
             int l = u - 127;
             float dl = dRow * l;
             float idl = 1 / dl;
-            var xs = x.Slice(32 * i, 32);
-            var ws = w.Slice(32 * i, 32);
             var qs = blk.Slice(8 + 16 * ib, 16);
+            fixed (float* px0 = x, pw0 = w)
+                KsPass2.Elements(tab, sh, px0 + 32 * i, pw0 + 32 * i, idl, l, idx, px, pq, level);
             for (int j = 0; j < 16; j++)
             {
-                int i1 = tab.Bi(T, idl * xs[j]);
-                int i2 = tab.Bi(T, idl * xs[j + 16]);
-                qs[j] = (byte)(i1 | (i2 << 4));
-                float q1 = T[i1] * l;
-                float q2 = T[i2] * l;
-                sumqx = sumqx + (((ws[j] * q1) * xs[j]) + ((ws[j + 16] * q2) * xs[j + 16]));
-                sumq2 = sumq2 + (((ws[j] * q1) * q1) + ((ws[j + 16] * q2) * q2));
+                qs[j] = (byte)(idx[j] | (idx[j + 16] << 4));
+                sumqx = sumqx + (px[j] + px[j + 16]);
+                sumq2 = sumq2 + (pq[j] + pq[j + 16]);
             }
         }
         if (sumq2 > 0) KsMath.WriteF32(dst, sumqx / sumq2);

@@ -31,7 +31,8 @@ public sealed class Iq4KssCodec : QuantCodec
         KsBlocks.PrepareRow(x, qw, KsSigma.Two, KsNoImatrixWeight.Square, w, s.Max, s.Amax, default);
         var tab = KsTable.Iq4;
         var scales = s.Scales.AsSpan(0, nsub);
-        Iq4KssSearch.ScanRow(x, w, s.Max, s.Amax, scales, level);
+        if (level >= SimdLevel.Avx2) Iq4KssSimd.ScanRow(x, w, s.Max, s.Amax, scales, level);
+        else Iq4KssSearch.ScanRow(x, w, s.Max, s.Amax, scales, level);
 
         dst.Clear();
         float amax = 0;
@@ -44,13 +45,53 @@ public sealed class Iq4KssCodec : QuantCodec
         KsMath.WriteF32(dst, dRow);
         if (dRow == 0) return;
         float id = 1 / dRow;
+        var ls = s.L.AsSpan(0, nsub);
+        var vsel = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(s.Idx.AsSpan(0, n / 2));
+        var shv = s.Shifted.AsSpan(0, nsub);
+        if (level >= SimdLevel.Avx2) Iq4KssSimd.Pass2(x, w, scales, dRow, id, ls, vsel, shv, level);
+        else Pass2Scalar(x, w, scales, dRow, id, ls, vsel, shv);
+        var N = tab.NormalI; var S = tab.ShiftedI;
         float sumqx = 0, sumq2 = 0;
+        Span<float> xv = stackalloc float[4];
+        Span<float> wv = stackalloc float[4];
+        for (int i = 0; i < nsub; i++)
+        {
+            var xs = x.Slice(32 * i, 32);
+            var ws = w.Slice(32 * i, 32);
+            int l = ls[i];
+            bool sh = shv[i];
+            var T = sh ? S : N;
+            var v = vsel.Slice(8 * i, 8);
+            for (int k = 0; k < 8; k++)
+            {
+                Iq4KssSearch.Group(xs, ws, k, xv, wv);
+                for (int j = 0; j < 4; j++)
+                {
+                    float q = T[(v[k] >> (4 * j)) & 15] * l;
+                    float wq = wv[j] * q;
+                    sumqx = sumqx + wq * xv[j];
+                    sumq2 = sumq2 + wq * q;
+                }
+            }
+            int sb = (l + 127) | (sh ? 1 : 0);
+            var q16 = dst.Slice(4 + BlockBytes * (i >> 3) + 16 * (i & 7), 16);
+            for (int k = 0; k < 8; k++)
+                KsMath.WriteU16(q16[(2 * k)..], (ushort)((GrayInverse(v[k]) << 1) | ((sb >> k) & 1)));
+        }
+        if (sumq2 > 0) KsMath.WriteF32(dst, (sumqx / sumq2) * 1.01f);
+    }
+
+    /// <summary>Pass-2 choice per sub-block (scalar reference): odd scale, pruned index words, table with smaller error.</summary>
+    private static void Pass2Scalar(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> scales, float dRow, float id,
+        Span<int> lsOut, Span<ushort> vOut, Span<bool> shOut)
+    {
+        var tab = KsTable.Iq4;
+        var N = tab.NormalI; var S = tab.ShiftedI;
         Span<ushort> vps = stackalloc ushort[8];
         Span<ushort> vms = stackalloc ushort[8];
         Span<float> xv = stackalloc float[4];
         Span<float> wv = stackalloc float[4];
-        var N = tab.NormalI; var S = tab.ShiftedI;
-        for (int i = 0; i < nsub; i++)
+        for (int i = 0; i < lsOut.Length; i++)
         {
             int l = KsMath.NearestInt(0.5f * (id * scales[i] + 127f));
             l = (Math.Clamp(l, 0, 127) << 1) - 127;
@@ -83,25 +124,10 @@ public sealed class Iq4KssCodec : QuantCodec
                 vps[k] = (ushort)vp; vms[k] = (ushort)vm;
             }
             bool sh = mseM < mseP;
-            var v = sh ? vms : vps;
-            var T = sh ? S : N;
-            for (int k = 0; k < 8; k++)
-            {
-                Iq4KssSearch.Group(xs, ws, k, xv, wv);
-                for (int j = 0; j < 4; j++)
-                {
-                    float q = T[(v[k] >> (4 * j)) & 15] * l;
-                    float wq = wv[j] * q;
-                    sumqx = sumqx + wq * xv[j];
-                    sumq2 = sumq2 + wq * q;
-                }
-            }
-            int sb = (l + 127) | (sh ? 1 : 0);
-            var q16 = dst.Slice(4 + BlockBytes * (i >> 3) + 16 * (i & 7), 16);
-            for (int k = 0; k < 8; k++)
-                KsMath.WriteU16(q16[(2 * k)..], (ushort)((GrayInverse(v[k]) << 1) | ((sb >> k) & 1)));
+            lsOut[i] = l;
+            shOut[i] = sh;
+            (sh ? vms : vps).CopyTo(vOut.Slice(8 * i, 8));
         }
-        if (sumq2 > 0) KsMath.WriteF32(dst, (sumqx / sumq2) * 1.01f);
     }
 
     /// <summary>The 15-bit code c with c XOR (c &lt;&lt; 1) == v for an even-parity 16-bit v (bit i = XOR of bits 0..i).</summary>

@@ -19,6 +19,7 @@ namespace IQuant.Core.Quants;
 /// reference byte for byte.
 /// </para>
 /// </summary>
+[SkipLocalsInit]
 public sealed unsafe class Iq4NlCodec : QuantCodec
 {
     /// <inheritdoc/>
@@ -120,6 +121,7 @@ public sealed unsafe class Iq4NlCodec : QuantCodec
 /// A 32-column sub-block whose importance weights are all 0 gets a NaN sub-scale in the reference, which never becomes
 /// the block maximum and is encoded as code 32 with levels 8 — reproduced exactly; no NaN is ever stored.
 /// </summary>
+[SkipLocalsInit]
 public sealed unsafe class Iq4XsCodec : QuantCodec
 {
     /// <inheritdoc/>

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using IQuant.Core.Types;
 using static IQuant.Core.Quants.IqkCommon;
 
@@ -7,7 +9,7 @@ namespace IQuant.Core.Quants;
 /// IQ5_K (spec §3.9, §4.9): 176 bytes per 256 weights: fp16 d, u16 extra, u32 high scale bits, 8 bytes low scale
 /// nibbles, 128 bytes low 4 index bits, 32 bytes 5th index bit. Scale search B6 (ntry 5, step 1) + refit.
 /// </summary>
-public sealed class Iq5KCodec : QuantCodec
+public sealed unsafe class Iq5KCodec : QuantCodec
 {
     private const int BlockBytes = 176;
 
@@ -38,7 +40,7 @@ public sealed class Iq5KCodec : QuantCodec
         for (int ib = 0; ib < 16; ib++)
         {
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w, level);
             float amax = BlockMax(xb, out float max);
             if (amax < 1e-16f) { scales[ib] = 0; continue; }
             float d = IqkScan.ScanScale(g, xb, w, max, 5, 1, false, level, out bool shifted);
@@ -68,7 +70,7 @@ public sealed class Iq5KCodec : QuantCodec
             bool shf = (extra & (1 << ib)) != 0;
             var t = g.Table(shf);
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w, level);
             IqkSimd.BestIndices(level, g, shf, 1 / dl, xb, idx);
             int ib32 = ib / 2, off = 16 * (ib % 2);
             int qsOff = 32 * (ib32 / 2) + off, shl = 4 * (ib32 % 2);
@@ -90,6 +92,20 @@ public sealed class Iq5KCodec : QuantCodec
     public override void DequantizeRow(ReadOnlySpan<byte> src, Span<float> dst)
     {
         int nb = dst.Length / QK;
+        var level = SimdPolicy.Current;
+        if (IqkDequant.Use512(level) || IqkDequant.Use256(level))
+        {
+            bool wide = IqkDequant.Use512(level);
+            fixed (byte* ps = src) fixed (float* pd = dst)
+            {
+                for (int i = 0; i < nb; i++)
+                {
+                    if (wide) Dequant512(ps + i * BlockBytes, pd + i * QK);
+                    else Dequant256(ps + i * BlockBytes, pd + i * QK);
+                }
+            }
+            return;
+        }
         for (int i = 0; i < nb; i++)
             DequantizeBlock(src.Slice(i * BlockBytes, BlockBytes), dst.Slice(i * QK, QK));
     }
@@ -115,4 +131,44 @@ public sealed class Iq5KCodec : QuantCodec
             }
         }
     }
+    private static readonly float* s_tab = IqkDequant.PinnedTable(Iq5nlValues, 64);
+
+    private static void Dequant512(byte* b, float* y)
+    {
+        float d = IqkDequant.F16(b);
+        int extra = IqkDequant.U16(b + 2);
+        uint h = System.Runtime.CompilerServices.Unsafe.ReadUnaligned<uint>(b + 4);
+        for (int ib = 0; ib < 16; ib++)
+        {
+            int ls = (((b[8 + ib / 2] >> (4 * (ib % 2))) & 0xf) | (int)(((h >> (2 * ib)) & 3) << 4)) - 32;
+            float dl = d * ls;
+            float* t = s_tab + 32 * ((extra >> ib) & 1);
+            int ib32 = ib >> 1, off = 16 * (ib & 1);
+            var lo = Vector512.ShiftRightLogical(IqkDequant.Bytes16(b + 16 + 32 * (ib32 >> 1) + off), 4 * (ib32 & 1)) & Vector512.Create(15);
+            var hi = Vector512.ShiftRightLogical(IqkDequant.Bytes16(b + 144 + off), ib32) & Vector512<int>.One;
+            var v = Avx512F.PermuteVar16x32x2(Vector512.Load(t), lo | Vector512.ShiftLeft(hi, 4), Vector512.Load(t + 16));
+            (Vector512.Create(dl) * v).Store(y + 16 * ib);
+        }
+    }
+
+    private static void Dequant256(byte* b, float* y)
+    {
+        float d = IqkDequant.F16(b);
+        int extra = IqkDequant.U16(b + 2);
+        uint h = System.Runtime.CompilerServices.Unsafe.ReadUnaligned<uint>(b + 4);
+        for (int ib = 0; ib < 16; ib++)
+        {
+            int ls = (((b[8 + ib / 2] >> (4 * (ib % 2))) & 0xf) | (int)(((h >> (2 * ib)) & 3) << 4)) - 32;
+            var dl = Vector256.Create(d * ls);
+            float* t = s_tab + 32 * ((extra >> ib) & 1);
+            int ib32 = ib >> 1, off = 16 * (ib & 1);
+            for (int k = 0; k < 16; k += 8)
+            {
+                var lo = Vector256.ShiftRightLogical(IqkDequant.Bytes8(b + 16 + 32 * (ib32 >> 1) + off + k), 4 * (ib32 & 1)) & Vector256.Create(15);
+                var hi = Vector256.ShiftRightLogical(IqkDequant.Bytes8(b + 144 + off + k), ib32) & Vector256<int>.One;
+                (dl * Avx2.GatherVector256(t, lo | Vector256.ShiftLeft(hi, 4), 4)).Store(y + 16 * ib + k);
+            }
+        }
+    }
+
 }

@@ -14,7 +14,7 @@ public sealed class Iq5KsCodec : QuantCodec
     public override GgmlType Type => GgmlType.IQ5_KS;
 
     /// <inheritdoc/>
-    public override void QuantizeRow(ReadOnlySpan<float> x, Span<byte> dst, ReadOnlySpan<float> imatrix)
+    public override unsafe void QuantizeRow(ReadOnlySpan<float> x, Span<byte> dst, ReadOnlySpan<float> imatrix)
     {
         int n = x.Length, nsub = n / 32;
         var level = SimdPolicy.Current;
@@ -48,31 +48,31 @@ public sealed class Iq5KsCodec : QuantCodec
         float id = 1 / dRow;
         float sumqx = 0, sumq2 = 0;
         var blocks = dst[4..];
+        byte* idx = stackalloc byte[32];
+        float* px = stackalloc float[32];
+        float* pq = stackalloc float[32];
         for (int i = 0; i < nsub; i++)
         {
             var blk = blocks.Slice(BlockBytes * (i >> 3), BlockBytes);
             int ib = i & 7;
             bool sh = s.Shifted[i];
-            var T = tab.ValuesI(sh);
             int u = Math.Clamp(KsMath.NearestInt(0.5f * ((id * s.Scales[i]) + 127f)), 0, 127) << 1;
             blk[ib] = (byte)(u | (sh ? 1 : 0));
             int l = u - 127;
             float dl = dRow * l;
             float idl = 1 / dl;
-            var xs = x.Slice(32 * i, 32);
-            var ws = w.Slice(32 * i, 32);
             var qs = blk.Slice(8 + 32 * (ib >> 1), 32);
             var qh = blk.Slice(136, 32);
             int nsh = 4 * (ib & 1);
+            fixed (float* px0 = x, pw0 = w)
+                KsPass2.Elements(tab, sh, px0 + 32 * i, pw0 + 32 * i, idl, l, idx, px, pq, level);
             for (int j = 0; j < 32; j++)
             {
-                int k = tab.Bi(T, idl * xs[j]);
+                int k = idx[j];
                 qs[j] |= (byte)((k & 15) << nsh);
                 qh[j] |= (byte)((k >> 4) << ib);
-                float q = T[k] * l;
-                float wq = ws[j] * q;
-                sumqx = sumqx + wq * xs[j];
-                sumq2 = sumq2 + wq * q;
+                sumqx = sumqx + px[j];
+                sumq2 = sumq2 + pq[j];
             }
         }
         if (sumq2 > 0) KsMath.WriteF32(dst, sumqx / sumq2);

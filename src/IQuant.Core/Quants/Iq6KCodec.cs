@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using IQuant.Core.Types;
 using static IQuant.Core.Quants.IqkCommon;
 
@@ -7,7 +9,7 @@ namespace IQuant.Core.Quants;
 /// IQ6_K (spec §3.11, §4.11): 212 bytes per 256 weights: fp16 d, u16 extra, 16 int8 scales, 128 bytes low 4 index
 /// bits, 64 bytes high 2 index bits. Scale search B6 over the f32 iq6nl tables (ntry 5, step 1) + refit.
 /// </summary>
-public sealed class Iq6KCodec : QuantCodec
+public sealed unsafe class Iq6KCodec : QuantCodec
 {
     private const int BlockBytes = 212;
 
@@ -38,7 +40,7 @@ public sealed class Iq6KCodec : QuantCodec
         for (int ib = 0; ib < 16; ib++)
         {
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w, level);
             float amax = BlockMax(xb, out float max);
             if (amax < 1e-16f) { scales[ib] = 0; continue; }
             float d = IqkScan.ScanScale(g, xb, w, max, 5, 1, false, level, out bool shifted);
@@ -65,7 +67,7 @@ public sealed class Iq6KCodec : QuantCodec
             bool shf = (extra & (1 << ib)) != 0;
             var t = g.Table(shf);
             var xb = x.Slice(16 * ib, 16);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w);
+            Weights(xb, qw.IsEmpty ? default : qw.Slice(16 * ib, 16), sigma2, true, w, level);
             IqkSimd.BestIndices(level, g, shf, 1 / dl, xb, idx);
             int ib32 = ib / 2, off = 16 * (ib % 2);
             int qsOff = 32 * (ib32 / 2) + off, shl = 4 * (ib32 % 2);
@@ -87,6 +89,20 @@ public sealed class Iq6KCodec : QuantCodec
     public override void DequantizeRow(ReadOnlySpan<byte> src, Span<float> dst)
     {
         int nb = dst.Length / QK;
+        var level = SimdPolicy.Current;
+        if (IqkDequant.Use512(level) || IqkDequant.Use256(level))
+        {
+            bool wide = IqkDequant.Use512(level);
+            fixed (byte* ps = src) fixed (float* pd = dst)
+            {
+                for (int i = 0; i < nb; i++)
+                {
+                    if (wide) Dequant512(ps + i * BlockBytes, pd + i * QK);
+                    else Dequant256(ps + i * BlockBytes, pd + i * QK);
+                }
+            }
+            return;
+        }
         for (int i = 0; i < nb; i++)
             DequantizeBlock(src.Slice(i * BlockBytes, BlockBytes), dst.Slice(i * QK, QK));
     }
@@ -136,4 +152,43 @@ public sealed class Iq6KCodec : QuantCodec
             }
         }
     }
+    private static readonly float* s_poly = IqkDequant.PinnedTable(PolyValues, 128);
+
+    private static void Dequant512(byte* b, float* y)
+    {
+        float d = IqkDequant.F16(b);
+        int extra = IqkDequant.U16(b + 2);
+        for (int ib = 0; ib < 16; ib++)
+        {
+            float dl = d * (sbyte)b[4 + ib];
+            float* t = s_poly + 64 * ((extra >> ib) & 1);
+            int ib32 = ib >> 1, off = 16 * (ib & 1);
+            var lo = Vector512.ShiftRightLogical(IqkDequant.Bytes16(b + 20 + 32 * (ib32 >> 1) + off), 4 * (ib32 & 1)) & Vector512.Create(15);
+            var hi = Vector512.ShiftRightLogical(IqkDequant.Bytes16(b + 148 + 32 * (ib32 >> 2) + off), 2 * (ib32 & 3)) & Vector512.Create(3);
+            var idx = lo | Vector512.ShiftLeft(hi, 4);
+            var v0 = Avx512F.PermuteVar16x32x2(Vector512.Load(t), idx, Vector512.Load(t + 16));
+            var v1 = Avx512F.PermuteVar16x32x2(Vector512.Load(t + 32), idx, Vector512.Load(t + 48));
+            var v = Vector512.ConditionalSelect(Vector512.Equals(idx & Vector512.Create(32), Vector512<int>.Zero).AsSingle(), v0, v1);
+            (Vector512.Create(dl) * v).Store(y + 16 * ib);
+        }
+    }
+
+    private static void Dequant256(byte* b, float* y)
+    {
+        float d = IqkDequant.F16(b);
+        int extra = IqkDequant.U16(b + 2);
+        for (int ib = 0; ib < 16; ib++)
+        {
+            var dl = Vector256.Create(d * (sbyte)b[4 + ib]);
+            float* t = s_poly + 64 * ((extra >> ib) & 1);
+            int ib32 = ib >> 1, off = 16 * (ib & 1);
+            for (int k = 0; k < 16; k += 8)
+            {
+                var lo = Vector256.ShiftRightLogical(IqkDequant.Bytes8(b + 20 + 32 * (ib32 >> 1) + off + k), 4 * (ib32 & 1)) & Vector256.Create(15);
+                var hi = Vector256.ShiftRightLogical(IqkDequant.Bytes8(b + 148 + 32 * (ib32 >> 2) + off + k), 2 * (ib32 & 3)) & Vector256.Create(3);
+                (dl * Avx2.GatherVector256(t, lo | Vector256.ShiftLeft(hi, 4), 4)).Store(y + 16 * ib + k);
+            }
+        }
+    }
+
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace IQuant.Core.Quants;
 
@@ -148,20 +149,39 @@ internal static class IqkCommon
     /// B3 weights of one sub-block. With an imatrix: <c>qw*sqrt(σ² + x²)</c>; without:
     /// <c>(quarterSigma ? 0.25f*σ² : 0) + x²</c> (pass quarterSigma = false for the plain x² types).
     /// </summary>
-    public static void Weights(ReadOnlySpan<float> x, ReadOnlySpan<float> qw, float sigma2, bool quarterSigma, Span<float> w)
+    public static void Weights(ReadOnlySpan<float> x, ReadOnlySpan<float> qw, float sigma2, bool quarterSigma, Span<float> w, SimdLevel level = SimdLevel.Scalar)
     {
+        // Element-wise (no reduction), so the vector form gives the same floats as the scalar loop.
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated && level != SimdLevel.Scalar)
+        {
+            ref float rx = ref MemoryMarshal.GetReference(x);
+            ref float rw = ref MemoryMarshal.GetReference(w);
+            var s2 = Vector256.Create(sigma2);
+            var s4 = Vector256.Create(0.25f * sigma2);
+            for (; j + 8 <= x.Length; j += 8)
+            {
+                var xv = Vector256.LoadUnsafe(ref rx, (nuint)j);
+                var xx = xv * xv;
+                Vector256<float> r;
+                if (!qw.IsEmpty) r = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(qw), (nuint)j) * Vector256.Sqrt(s2 + xx);
+                else if (quarterSigma) r = s4 + xx;
+                else r = xx;
+                r.StoreUnsafe(ref rw, (nuint)j);
+            }
+        }
         if (!qw.IsEmpty)
         {
-            for (int j = 0; j < x.Length; j++) w[j] = qw[j] * MathF.Sqrt(sigma2 + x[j] * x[j]);
+            for (; j < x.Length; j++) w[j] = qw[j] * MathF.Sqrt(sigma2 + x[j] * x[j]);
         }
         else if (quarterSigma)
         {
             float s = 0.25f * sigma2;
-            for (int j = 0; j < x.Length; j++) w[j] = s + x[j] * x[j];
+            for (; j < x.Length; j++) w[j] = s + x[j] * x[j];
         }
         else
         {
-            for (int j = 0; j < x.Length; j++) w[j] = x[j] * x[j];
+            for (; j < x.Length; j++) w[j] = x[j] * x[j];
         }
     }
 
@@ -263,9 +283,9 @@ internal static class IqkCommon
 /// <summary>
 /// One non-uniform value family with its normal and shifted tables and the exact nearest-index function B5
 /// (bi3/bi4/bi5: truncate then subtract T[0] as integers; bi6: subtract T[0] in f32, then truncate).
-/// Also holds the lookup tables of the SIMD kernels (see <see cref="IqkSimd"/>).
+/// Also holds the lookup tables of the SIMD kernels (<see cref="IqkSimd"/>), in pinned memory.
 /// </summary>
-internal sealed class IqkGrid
+internal sealed unsafe class IqkGrid
 {
     /// <summary>Entries per table (8, 16, 32, 64).</summary>
     public readonly int N;
@@ -273,60 +293,80 @@ internal sealed class IqkGrid
     public readonly int Log2N;
     /// <summary>Shifted table = normal + Shift (exact small integers).</summary>
     public readonly float Shift;
-    /// <summary>Normal table as f32, padded with copies of the last entry to 64 entries.</summary>
+    /// <summary>Normal table as f32, padded with copies of the last entry to 64 entries (pinned).</summary>
     public readonly float[] Normal;
-    /// <summary>Shifted table as f32, padded likewise.</summary>
+    /// <summary>Shifted table as f32, padded likewise (pinned).</summary>
     public readonly float[] Shifted;
-    /// <summary>Both tables back to back (normal then shifted), N each.</summary>
-    public readonly float[] Both;
     /// <summary>The B5 index table.</summary>
     public readonly byte[] Index;
     /// <summary>Bound: ix ≥ NIdx returns N-1.</summary>
     public readonly int NIdx;
     /// <summary>True for bi6 (f32 subtraction before truncation).</summary>
     public readonly bool SubThenTrunc;
+    /// <summary>T[0] of the normal table as an integer (bi3..bi5).</summary>
+    public readonly int T0;
     /// <summary>
-    /// Index codes by <c>ix + 1</c> clamped to [0, 255]: entry 0 = index 0 (ix &lt; 0), entries 1..NIdx = Index,
-    /// the rest N-1. Codes ≥ N mean "k = code - N or k + 1, compare".
+    /// Index codes by <c>ix + 1</c> clamped to [0, 255] (pinned): entry 0 = index 0 (ix &lt; 0), entries 1..NIdx =
+    /// Index, the rest N-1. Codes ≥ N mean "k = code - N or k + 1, compare".
     /// </summary>
-    public readonly byte[] Lut = new byte[256];
-    /// <summary>The same codes as int32, for gathers.</summary>
-    public readonly int[] LutI32 = new int[256];
-    /// <summary>First candidate index k of a code (by ix+1), int32.</summary>
-    public readonly int[] LutK = new int[256];
-    /// <summary>Second candidate k + (code ≥ N) of a code (by ix+1), int32.</summary>
-    public readonly int[] LutK1 = new int[256];
-    /// <summary>Normal value of LutK (by ix+1), for gathers.</summary>
-    public readonly float[] LutTk = new float[256];
-    /// <summary>Normal value of LutK1 (by ix+1), for gathers.</summary>
-    public readonly float[] LutTk1 = new float[256];
+    public readonly byte[] Lut;
+    /// <summary>First candidate index k of a code, by ix+1 (pinned int32, for gathers).</summary>
+    public readonly int[] LutK;
+    /// <summary>Second candidate k + (code ≥ N), by ix+1 (pinned int32).</summary>
+    public readonly int[] LutK1;
+    /// <summary>Normal value of LutK, by ix+1 (pinned f32).</summary>
+    public readonly float[] LutTk;
+    /// <summary>Normal value of LutK1, by ix+1 (pinned f32).</summary>
+    public readonly float[] LutTk1;
+
+    /// <summary>Pointer to <see cref="Normal"/>.</summary>
+    public readonly float* PNormal;
+    /// <summary>Pointer to <see cref="Lut"/>.</summary>
+    public readonly byte* PLut;
+    /// <summary>Pointer to <see cref="LutK"/>.</summary>
+    public readonly int* PLutK;
+    /// <summary>Pointer to <see cref="LutK1"/>.</summary>
+    public readonly int* PLutK1;
+    /// <summary>Pointer to <see cref="LutTk"/>.</summary>
+    public readonly float* PLutTk;
+    /// <summary>Pointer to <see cref="LutTk1"/>.</summary>
+    public readonly float* PLutTk1;
+
+    private static T[] Pinned<T>(int n) where T : unmanaged => GC.AllocateArray<T>(n, pinned: true);
 
     private IqkGrid(float[] normal, float shift, int n, ReadOnlySpan<byte> index, int nIdx, bool subThenTrunc)
     {
         N = n; Log2N = System.Numerics.BitOperations.Log2((uint)n);
         Shift = shift;
-        Normal = new float[64];
-        Shifted = new float[64];
-        Both = new float[2 * n];
+        Normal = Pinned<float>(64);
+        Shifted = Pinned<float>(64);
         for (int i = 0; i < 64; i++)
         {
             Normal[i] = normal[Math.Min(i, n - 1)];
             Shifted[i] = normal[Math.Min(i, n - 1)] + shift;
         }
-        for (int i = 0; i < n; i++) { Both[i] = Normal[i]; Both[n + i] = Shifted[i]; }
+        T0 = (int)Normal[0];
         Index = index.ToArray();
         NIdx = nIdx;
         SubThenTrunc = subThenTrunc;
+        Lut = Pinned<byte>(256);
+        LutK = Pinned<int>(256); LutK1 = Pinned<int>(256);
+        LutTk = Pinned<float>(256); LutTk1 = Pinned<float>(256);
         for (int i = 0; i < 256; i++)
         {
             int c = i == 0 ? 0 : i - 1 < nIdx ? Index[i - 1] : n - 1;
             Lut[i] = (byte)c;
-            LutI32[i] = c;
             int k = c & (n - 1);
             int k1 = k + (c >> Log2N);
             LutK[i] = k; LutK1[i] = k1;
             LutTk[i] = Normal[k]; LutTk1[i] = Normal[k1];
         }
+        PNormal = (float*)Unsafe.AsPointer(ref Normal[0]);
+        PLut = (byte*)Unsafe.AsPointer(ref Lut[0]);
+        PLutK = (int*)Unsafe.AsPointer(ref LutK[0]);
+        PLutK1 = (int*)Unsafe.AsPointer(ref LutK1[0]);
+        PLutTk = (float*)Unsafe.AsPointer(ref LutTk[0]);
+        PLutTk1 = (float*)Unsafe.AsPointer(ref LutTk1[0]);
     }
 
     internal static IqkGrid FromInt8(ReadOnlySpan<sbyte> both, int n, ReadOnlySpan<byte> index, int nIdx)

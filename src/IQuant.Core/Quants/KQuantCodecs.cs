@@ -7,6 +7,7 @@ using static IQuant.Core.Quants.BaselineHelpers;
 namespace IQuant.Core.Quants;
 
 /// <summary>Common plumbing of the 256-weight K-quant codecs.</summary>
+[SkipLocalsInit]
 public abstract unsafe class KQuantCodecBase : QuantCodec
 {
     /// <inheritdoc/>
@@ -104,7 +105,7 @@ public abstract unsafe class KQuantCodecBase : QuantCodec
     }
 
     /// <summary>Re-quantization of Q4_K/Q5_K from the stored fp16 d, dmin and 6-bit codes (§11).</summary>
-    private protected static void RequantK4(float* x, byte* y, byte* L, int nmax)
+    private protected static void RequantK4(float* x, byte* y, byte* L, int nmax, SimdLevel level)
     {
         float d = LoadHalf(y), dmin = LoadHalf(y + 2);
         for (int j = 0; j < 8; j++)
@@ -113,7 +114,27 @@ public abstract unsafe class KQuantCodecBase : QuantCodec
             float dd = d * sc;
             if (dd == 0) continue;
             float dm = dmin * m;
-            for (int i = 0; i < 32; i++) L[32 * j + i] = (byte)Clamp(NearestInt((x[32 * j + i] + dm) / dd), 0, nmax);
+            if (level != SimdLevel.Scalar) RequantLanes(x + 32 * j, L + 32 * j, 32, dm, dd, 0, nmax);
+            else for (int i = 0; i < 32; i++) L[32 * j + i] = (byte)Clamp(NearestInt((x[32 * j + i] + dm) / dd), 0, nmax);
+        }
+    }
+
+    /// <summary>L_i = clamp(nearest_int((x_i + add) / div), lo, hi) + offset as bytes, 8 lanes at a time (same binary32 ops as the scalar loop).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private protected static void RequantLanes(float* x, byte* L, int n, float add, float div, int lo, int hi, int offset = 0,
+        bool noAdd = false, bool multiply = false)
+    {
+        var va = Vector256.Create(add); var vd = Vector256.Create(div);
+        var vlo = Vector256.Create(lo); var vhi = Vector256.Create(hi); var voff = Vector256.Create(offset);
+        var magic = Vector256.Create(12582912f);
+        for (int i = 0; i < n; i += 8)
+        {
+            var xv = Vector256.Load(x + i);
+            if (!noAdd) xv += va;
+            var q = ((multiply ? xv * vd : xv / vd) + magic).AsInt32();
+            var l = Vector256.Min(Vector256.Max((q & Vector256.Create(0x7FFFFF)) - Vector256.Create(0x400000), vlo), vhi) + voff;
+            var p16 = Sse41.PackUnsignedSaturate(l.GetLower(), l.GetUpper());
+            *(ulong*)(L + i) = Sse2.PackUnsignedSaturate(p16.AsInt16(), p16.AsInt16()).AsUInt64().ToScalar();
         }
     }
 
@@ -175,7 +196,7 @@ public abstract unsafe class KQuantCodecBase : QuantCodec
             StoreHalf(y + 2, mBlock);
         }
         PackScalesK4(ls, lm, y + 4);
-        RequantK4(x, y, L, nmax);
+        RequantK4(x, y, L, nmax, level);
     }
 }
 
@@ -186,6 +207,7 @@ public abstract unsafe class KQuantCodecBase : QuantCodec
 /// imatrix <c>quantize_row_q2_K_impl</c> (§9.2). A super-block whose importance weights are all zero makes the reference
 /// store a NaN scale (rejected by its validation); IQuant throws <see cref="QuantizationInputException"/> instead.
 /// </summary>
+[SkipLocalsInit]
 public sealed unsafe class Q2_KCodec : KQuantCodecBase
 {
     /// <inheritdoc/>
@@ -288,7 +310,8 @@ public sealed unsafe class Q2_KCodec : KQuantCodecBase
                 float dd = d * (sb[j] & 0xF);
                 if (dd == 0) continue;
                 float dm = dmin * (sb[j] >> 4);
-                for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (byte)Clamp(NearestInt((x[16 * j + ii] + dm) / dd), 0, 3);
+                if (level != SimdLevel.Scalar) RequantLanes(x + 16 * j, L + 16 * j, 16, dm, dd, 0, 3);
+                else for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (byte)Clamp(NearestInt((x[16 * j + ii] + dm) / dd), 0, 3);
             }
         }
         else
@@ -312,7 +335,8 @@ public sealed unsafe class Q2_KCodec : KQuantCodecBase
                 float dd = dm * Ls[j];
                 float m = mm * Lm[j];
                 float id = dd != 0 ? 1f / dd : 0f;
-                for (int l = 0; l < 16; l++) L[16 * j + l] = (byte)Clamp(NearestInt((x[16 * j + l] + m) * id), 0, 3);
+                if (level != SimdLevel.Scalar) RequantLanes(x + 16 * j, L + 16 * j, 16, m, id, 0, 3, multiply: true);
+                else for (int l = 0; l < 16; l++) L[16 * j + l] = (byte)Clamp(NearestInt((x[16 * j + l] + m) * id), 0, 3);
             }
             for (int j = 0; j < 16; j++) y[j] = (byte)(Ls[j] | (Lm[j] << 4));
         }
@@ -353,6 +377,7 @@ public sealed unsafe class Q2_KCodec : KQuantCodecBase
 /// Without imatrix <c>quantize_row_q3_K_ref</c> (§10.1: make_q3_quants per 16); with imatrix
 /// <c>quantize_row_q3_K_impl</c> (§10.2: make_qx_quants for the levels and for the 6-bit scales).
 /// </summary>
+[SkipLocalsInit]
 public sealed unsafe class Q3_KCodec : KQuantCodecBase
 {
     /// <inheritdoc/>
@@ -402,7 +427,8 @@ public sealed unsafe class Q3_KCodec : KQuantCodecBase
         {
             float dd = d * DecodeScale(sc, j);
             if (dd == 0) continue;
-            for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (byte)(Clamp(NearestInt(x[16 * j + ii] / dd), -4, 3) + 4);
+            if (level != SimdLevel.Scalar) RequantLanes(x + 16 * j, L + 16 * j, 16, 0f, dd, -4, 3, 4, noAdd: true);
+            else for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (byte)(Clamp(NearestInt(x[16 * j + ii] / dd), -4, 3) + 4);
         }
         byte* hmask = y;
         for (int j = 0; j < 32; j++) hmask[j] = 0;
@@ -470,6 +496,7 @@ public sealed unsafe class Q3_KCodec : KQuantCodecBase
 /// (§11.2, make_qkx3_quants + make_qp_quants). Where the reference aborts (a NaN super-block scale from an all-zero
 /// imatrix block) IQuant throws <see cref="QuantizationInputException"/>.
 /// </summary>
+[SkipLocalsInit]
 public sealed unsafe class Q4_KCodec : KQuantCodecBase
 {
     /// <inheritdoc/>
@@ -518,6 +545,7 @@ public sealed unsafe class Q4_KCodec : KQuantCodecBase
 /// super-block scale (all-zero imatrix block, rejected by the reference's validation) throws
 /// <see cref="QuantizationInputException"/>.
 /// </summary>
+[SkipLocalsInit]
 public sealed unsafe class Q5_KCodec : KQuantCodecBase
 {
     /// <inheritdoc/>
@@ -583,6 +611,7 @@ public sealed unsafe class Q5_KCodec : KQuantCodecBase
 /// <c>quantize_row_q6_K_ref</c> / <c>_impl</c> (§13): make_qx_quants(16, 32) per sub-block with weights x² (no imatrix)
 /// or the raw imatrix values.
 /// </summary>
+[SkipLocalsInit]
 public sealed unsafe class Q6_KCodec : KQuantCodecBase
 {
     /// <inheritdoc/>
@@ -619,7 +648,8 @@ public sealed unsafe class Q6_KCodec : KQuantCodecBase
         {
             float dd = d * sc[j];
             if (dd == 0) continue;
-            for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (byte)(Clamp(NearestInt(x[16 * j + ii] / dd), -32, 31) + 32);
+            if (level != SimdLevel.Scalar) RequantLanes(x + 16 * j, L + 16 * j, 16, 0f, dd, -32, 31, 32, noAdd: true);
+            else for (int ii = 0; ii < 16; ii++) L[16 * j + ii] = (byte)(Clamp(NearestInt(x[16 * j + ii] / dd), -32, 31) + 32);
         }
         byte* ql = y; byte* qh = y + 128;
         for (int h = 0; h < 2; h++)

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace IQuant.Core.Quants;
 
@@ -78,9 +79,9 @@ internal enum KsFamily
 }
 
 /// <summary>
-/// A table family with its exact decision thresholds: <c>Threshold[k]</c> is the smallest float <c>a</c> for which
-/// the reference picks index k+1 over k (<c>!((a - T[k]) &lt; (T[k+1] - a))</c>), so the reference's best index
-/// equals the number of thresholds <c>&lt;= a</c> (checked against the table-driven B5 functions in the tests).
+/// A table family with its exact decision thresholds: <c>Thr[k]</c> is the smallest float <c>a</c> for which the
+/// reference B5 function returns an index above k, so for |a| &lt; 2^31 the reference's best index equals the
+/// number of thresholds <c>&lt;= a</c> (checked against the table-driven B5 functions in the tests).
 /// </summary>
 internal sealed class KsTable
 {
@@ -145,24 +146,33 @@ internal sealed class KsTable
         return (a - t[k]) < (t[k + 1] - a) ? k : k + 1;
     }
 
-    private static float[] Thresholds(sbyte[] t)
+    private float[] Thresholds(sbyte[] t)
     {
+        // The table-driven B5 result is a non-decreasing step function of a (checked exhaustively over all floats
+        // in [-300, 300] offline, and densely in the tests); Thr[k] is the smallest float with Bi(a) > k. Note
+        // this is not always the midpoint comparison: the definite INDEX codes win near some midpoints.
         var thr = new float[t.Length];
         for (int k = 0; k + 1 < t.Length; k++)
         {
-            // Monotone predicate in a; start at the exact midpoint and walk to the smallest float where it holds.
-            float m = (t[k] + t[k + 1]) * 0.5f;
-            static bool Up(float a, int lo, int hi) => !((a - lo) < (hi - a));
-            float a = m;
-            if (Up(a, t[k], t[k + 1]))
-                while (Up(MathF.BitDecrement(a), t[k], t[k + 1])) a = MathF.BitDecrement(a);
-            else
-                do a = MathF.BitIncrement(a); while (!Up(a, t[k], t[k + 1]));
-            thr[k] = a;
+            int lo = Key(-1000f), hi = Key(1000f); // Bi(lo) <= k < Bi(hi)
+            while ((long)hi - lo > 1)
+            {
+                int mid = (int)(((long)lo + hi) >> 1);
+                if (Bi(t, FromKey(mid)) > k) hi = mid; else lo = mid;
+            }
+            thr[k] = FromKey(hi);
         }
         thr[^1] = float.PositiveInfinity;
         return thr;
     }
+
+    private static int Key(float a)
+    {
+        int b = BitConverter.SingleToInt32Bits(a);
+        return b >= 0 ? b : -(b & 0x7FFFFFFF);
+    }
+
+    private static float FromKey(int k) => k >= 0 ? BitConverter.Int32BitsToSingle(k) : -BitConverter.Int32BitsToSingle(-k);
 }
 
 /// <summary>Small numeric helpers with the reference's exact semantics.</summary>
@@ -350,24 +360,92 @@ internal static class KsBlocks
         Span<float> w, Span<float> max, Span<float> amax, Span<float> sw)
     {
         int nblk = x.Length / 256;
-        for (int ibl = 0; ibl < nblk; ibl++)
+        Span<float> s2 = stackalloc float[4];
+        for (int ibl = 0; ibl < nblk; ibl += 4)
         {
-            var xb = x.Slice(256 * ibl, 256);
-            float s2 = Sigma2(xb, sigma);
-            Weights(xb, qw.IsEmpty ? default : qw.Slice(256 * ibl, 256), w.Slice(256 * ibl, 256), s2, noIm);
-        }
-        int nsub = x.Length / 32;
-        for (int i = 0; i < nsub; i++)
-        {
-            BlockMax(x.Slice(32 * i, 32), out max[i], out amax[i]);
-            if (!sw.IsEmpty)
+            int nb = Math.Min(4, nblk - ibl);
+            SumSquares4(x.Slice(256 * ibl, 256 * nb), nb, s2);
+            for (int b = 0; b < nb; b++)
             {
-                float s = 0;
-                var ws = w.Slice(32 * i, 32);
-                for (int j = 0; j < 32; j++) s = s + ws[j];
-                sw[i] = s;
+                int o = 256 * (ibl + b);
+                float sg = sigma switch
+                {
+                    KsSigma.OnePointFive => (1.5f * s2[b]) / 256,
+                    KsSigma.Two => s2[b] * (2f / 256),
+                    _ => s2[b] * (2.25f / 256),
+                };
+                Weights(x.Slice(o, 256), qw.IsEmpty ? default : qw.Slice(o, 256), w.Slice(o, 256), sg, noIm);
             }
         }
+        int nsub = x.Length / 32;
+        for (int i = 0; i < nsub; i++) BlockMax32(x.Slice(32 * i, 32), out max[i], out amax[i]);
+        if (!sw.IsEmpty) SumBlocks32(w, sw);
+    }
+
+    /// <summary>S = Σ x² (sequential, in order) of up to 4 consecutive super-blocks, interleaved for ILP.</summary>
+    private static void SumSquares4(ReadOnlySpan<float> x, int nb, Span<float> s)
+    {
+        if (nb == 4)
+        {
+            float a = 0, b = 0, c = 0, d = 0;
+            for (int j = 0; j < 256; j++)
+            {
+                float xa = x[j], xb = x[256 + j], xc = x[512 + j], xd = x[768 + j];
+                a = a + xa * xa; b = b + xb * xb; c = c + xc * xc; d = d + xd * xd;
+            }
+            s[0] = a; s[1] = b; s[2] = c; s[3] = d;
+            return;
+        }
+        for (int k = 0; k < nb; k++) s[k] = Sigma2Raw(x.Slice(256 * k, 256));
+    }
+
+    private static float Sigma2Raw(ReadOnlySpan<float> xb)
+    {
+        float s = 0;
+        for (int j = 0; j < 256; j++) s = s + xb[j] * xb[j];
+        return s;
+    }
+
+    /// <summary>sw[i] = Σ w over sub-block i, sequentially, four sub-blocks interleaved for ILP.</summary>
+    private static void SumBlocks32(ReadOnlySpan<float> w, Span<float> sw)
+    {
+        int nsub = w.Length / 32, i = 0;
+        for (; i + 4 <= nsub; i += 4)
+        {
+            var ws = w.Slice(32 * i, 128);
+            float a = 0, b = 0, c = 0, d = 0;
+            for (int j = 0; j < 32; j++) { a = a + ws[j]; b = b + ws[32 + j]; c = c + ws[64 + j]; d = d + ws[96 + j]; }
+            sw[i] = a; sw[i + 1] = b; sw[i + 2] = c; sw[i + 3] = d;
+        }
+        for (; i < nsub; i++)
+        {
+            float a = 0;
+            for (int j = 0; j < 32; j++) a = a + w[32 * i + j];
+            sw[i] = a;
+        }
+    }
+
+    /// <summary>B4 for 32 values: max |x|, then the first element attaining it (same result as the strict-&gt; scan).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void BlockMax32(ReadOnlySpan<float> x, out float max, out float amax)
+    {
+        if (!Vector256.IsHardwareAccelerated) { BlockMax(x, out max, out amax); return; }
+        ref float r = ref MemoryMarshal.GetReference(x);
+        var a0 = Vector256.Abs(Vector256.LoadUnsafe(ref r, 0));
+        var a1 = Vector256.Abs(Vector256.LoadUnsafe(ref r, 8));
+        var a2 = Vector256.Abs(Vector256.LoadUnsafe(ref r, 16));
+        var a3 = Vector256.Abs(Vector256.LoadUnsafe(ref r, 24));
+        var m = Vector256.MaxNative(Vector256.MaxNative(a0, a1),
+            Vector256.MaxNative(a2, a3));
+        float am = MathF.Max(MathF.Max(MathF.Max(m[0], m[1]), MathF.Max(m[2], m[3])), MathF.Max(MathF.Max(m[4], m[5]), MathF.Max(m[6], m[7])));
+        amax = am;
+        if (am == 0) { max = 0; return; }
+        var v = Vector256.Create(am);
+        uint bits = Vector256.Equals(a0, v).ExtractMostSignificantBits()
+            | Vector256.Equals(a1, v).ExtractMostSignificantBits() << 8
+            | Vector256.Equals(a2, v).ExtractMostSignificantBits() << 16
+            | Vector256.Equals(a3, v).ExtractMostSignificantBits() << 24;
+        max = Unsafe.Add(ref r, System.Numerics.BitOperations.TrailingZeroCount(bits));
     }
 
     /// <summary>

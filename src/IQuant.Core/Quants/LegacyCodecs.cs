@@ -7,6 +7,7 @@ using static IQuant.Core.Quants.BaselineHelpers;
 namespace IQuant.Core.Quants;
 
 /// <summary>Common plumbing of the 32-weight legacy block codecs (Q4_0 … Q8_0).</summary>
+[SkipLocalsInit]
 public abstract unsafe class LegacyCodecBase : QuantCodec
 {
     /// <summary>Bytes per 32-weight block.</summary>
@@ -59,6 +60,7 @@ public abstract unsafe class LegacyCodecBase : QuantCodec
 /// Q8_0 (34 bytes / 32 weights): fp16 d, int8 qs[32]. Quantizer = <c>quantize_row_q8_0_ref</c>
 /// (formats-baseline.md §3): d = amax/127, q = roundf(x·(1/d)); the imatrix is ignored, as in ik_llama.cpp.
 /// </summary>
+[SkipLocalsInit]
 public sealed unsafe class Q8_0Codec : LegacyCodecBase
 {
     /// <inheritdoc/>
@@ -77,7 +79,7 @@ public sealed unsafe class Q8_0Codec : LegacyCodecBase
             float d = amax / 127f;
             float id = d != 0 ? 1f / d : 0f;
             StoreHalf(yb, d);
-            for (int j = 0; j < 32; j++) yb[2 + j] = (byte)(sbyte)RoundAway(xb[j] * id);
+            for (int j = 0; j < 32; j++) yb[2 + j] = (byte)(int)RoundAway(xb[j] * id);
         }
     }
 
@@ -169,6 +171,7 @@ public sealed unsafe class Q8_0Codec : LegacyCodecBase
 /// Without imatrix <c>quantize_row_q4_0_ref</c> (§4.1, d = max/−8, levels trunc(x/d + 8.5));
 /// with imatrix <c>quantize_row_q4_0_impl</c> (§4.2, make_qx_quants with weights qw·sqrt(σ²+x²)).
 /// </summary>
+[SkipLocalsInit]
 public sealed unsafe class Q4_0Codec : LegacyCodecBase
 {
     /// <inheritdoc/>
@@ -241,6 +244,7 @@ public sealed unsafe class Q4_0Codec : LegacyCodecBase
 /// (make_qkx3_quants(32, 15, w = qw·sqrt(σ²+x²), −0.9, 0.05, 36), m = −the_min). Not covered by formats-baseline.md
 /// (its §17); written from ggml-quants.c of the reference snapshot and checked against the reference vectors.
 /// </summary>
+[SkipLocalsInit]
 public sealed unsafe class Q4_1Codec : LegacyCodecBase
 {
     /// <inheritdoc/>
@@ -324,6 +328,7 @@ public sealed unsafe class Q4_1Codec : LegacyCodecBase
 /// Q5_0 (22 bytes / 32): fp16 d, u32 qh (bit j = 5th bit of weight j), qs[16]; y = (q−16)·d.
 /// Without imatrix <c>quantize_row_q5_0_ref</c> (§5.1); with imatrix <c>quantize_row_q5_0_impl</c> (§5.2, QX nmax 16).
 /// </summary>
+[SkipLocalsInit]
 public sealed unsafe class Q5_0Codec : LegacyCodecBase
 {
     /// <inheritdoc/>
@@ -412,6 +417,7 @@ public sealed unsafe class Q5_0Codec : LegacyCodecBase
 /// (make_qkx3_quants(32, 31, …, −0.9, 0.05, 36)). Written from ggml-quants.c of the reference snapshot (not in the spec)
 /// and checked against the reference vectors.
 /// </summary>
+[SkipLocalsInit]
 public sealed unsafe class Q5_1Codec : LegacyCodecBase
 {
     /// <inheritdoc/>
@@ -485,6 +491,7 @@ public sealed unsafe class Q5_1Codec : LegacyCodecBase
 /// Q6_0 (26 bytes / 32, ik-only): fp16 d, qh[8], qs[16]; y = (q−32)·d. Quantizer = <c>quantize_row_q6_0_impl</c>
 /// (§6): make_qx_quants(32, 32) with weights x² (no imatrix) or qw·sqrt(σ²+x²).
 /// </summary>
+[SkipLocalsInit]
 public sealed unsafe class Q6_0Codec : LegacyCodecBase
 {
     /// <inheritdoc/>

@@ -90,8 +90,6 @@ public sealed class InvokeIQuantChatCommand : PSCmdlet, IDisposable
 
     /// <summary>KV cache element type.</summary>
     [Parameter]
-    // A string, not IQuant.Core's enum: a public cmdlet type with a field of an IQuant.Core value type cannot be loaded
-    // when PowerShell enumerates this assembly's types, before the module initializer resolves IQuant.Core.
     [ValidateSet("F16", "F32")]
     public string KvCacheType { get; set; } = "F16";
 
@@ -122,7 +120,7 @@ public sealed class InvokeIQuantChatCommand : PSCmdlet, IDisposable
         {
             WriteVerbose($"Loading {_modelPath}");
             _lease = ModelCache.Acquire(_modelPath);
-            var ctx = _lease.GetContext(new InferenceOptions { ContextLength = Context, Threads = ThrottleLimit, KvCacheType = Enum.Parse<IQuant.Core.Inference.KvCacheType>(KvCacheType, ignoreCase: true) });
+            var ctx = _lease.GetContext(new InferenceOptions { ContextLength = Context, Threads = ThrottleLimit, KvCacheType = KvCacheType == "F32" ? Core.Inference.KvCacheType.F32 : Core.Inference.KvCacheType.F16 });
             _gen = new TextGenerator(ctx);
             var tok = _gen.Tokenizer;
             string? src = tok.Vocabulary.ChatTemplate;

@@ -38,8 +38,6 @@ public sealed class MeasureIQuantPerplexityCommand : PSCmdlet
 
     /// <summary>KV cache element type.</summary>
     [Parameter]
-    // A string, not IQuant.Core's enum: a public cmdlet type with a field of an IQuant.Core value type cannot be loaded
-    // when PowerShell enumerates this assembly's types, before the module initializer resolves IQuant.Core.
     [ValidateSet("F16", "F32")]
     public string KvCacheType { get; set; } = "F16";
 
@@ -88,7 +86,7 @@ public sealed class MeasureIQuantPerplexityCommand : PSCmdlet
         int nChunk = Chunks > 0 ? Math.Min(Chunks, nChunkMax) : nChunkMax;
         WriteVerbose($"{tokens.Count} tokens, {nChunk} chunks of {Context}, BOS {(addBos ? "added" : "not added")}");
 
-        var options = new InferenceOptions { ContextLength = Context, BatchSize = Math.Min(Context, 512), Threads = ThrottleLimit, KvCacheType = Enum.Parse<IQuant.Core.Inference.KvCacheType>(KvCacheType, ignoreCase: true) };
+        var options = new InferenceOptions { ContextLength = Context, BatchSize = Math.Min(Context, 512), Threads = ThrottleLimit, KvCacheType = KvCacheType == "F32" ? Core.Inference.KvCacheType.F32 : Core.Inference.KvCacheType.F16 };
         using var ctx = new InferenceContext(model, options);
         var activity = $"Perplexity of {System.IO.Path.GetFileName(file)}";
         using var work = _work = new BackgroundWork();

@@ -22,11 +22,14 @@ public unsafe class MatMulTests
         GgmlType.F16, GgmlType.F32,
     ];
 
-    public static TheoryData<string> Types()
+    public static TheoryData<string, int> Types()
     {
-        var d = new TheoryData<string>();
-        foreach (var t in KernelTypes) d.Add(t.ToString());
-        d.Add(GgmlType.Q4_0.ToString());   // no native kernel: the dequantizing fallback
+        var d = new TheoryData<string, int>();
+        foreach (var t in KernelTypes) d.Add(t.ToString(), 768);
+        d.Add(GgmlType.Q4_0.ToString(), 768);   // no native kernel: the dequantizing fallback
+        d.Add(GgmlType.Q8_0.ToString(), 352);   // 11 blocks: a partial group of 8
+        d.Add(GgmlType.F16.ToString(), 100);    // vector tails
+        d.Add(GgmlType.F32.ToString(), 100);
         return d;
     }
 
@@ -107,13 +110,13 @@ public unsafe class MatMulTests
         bool q80 = type == GgmlType.Q8_0;
         int bs = q80 ? 32 : 256;
         if (type is GgmlType.F16 or GgmlType.F32) { x.CopyTo(deq, 0); return (deq, hs); }
-        var blk = new byte[q80 ? Q8Activations.Q80BlockBytes : Q8Activations.Q8KBlockBytes];
+        var blk = new byte[q80 ? Q8Activations.Q80RowBytes(1) : Q8Activations.Q8KBlockBytes];
         for (int i = 0; i < x.Length; i += bs)
         {
             var seg = x.AsSpan(i, bs);
             if (q80) Q8Activations.QuantizeQ80(seg, blk); else Q8Activations.QuantizeQ8K(seg, blk);
             float d = BitConverter.ToSingle(blk, 0);
-            int qoff = q80 ? 4 : Q8Activations.Q8KQs;
+            int qoff = q80 ? Q8Activations.Q80Qs(1) : Q8Activations.Q8KQs;
             for (int j = 0; j < bs; j++)
             {
                 deq[i + j] = d * (sbyte)blk[qoff + j];
@@ -125,10 +128,10 @@ public unsafe class MatMulTests
 
     [Theory]
     [MemberData(nameof(Types))]
-    public void Multiply_MatchesScalarAndDequantizedMath(string typeName)
+    public void Multiply_MatchesScalarAndDequantizedMath(string typeName, int cols)
     {
         var type = Enum.Parse<GgmlType>(typeName);
-        const int rows = 37, cols = 768;
+        const int rows = 37;
         var weights = MakeWeights(type, rows, cols, seed: 1234 + (int)type);
         var wf = Dequantized(type, weights, rows, cols);
         bool intKernel = MatMul.HasNativeKernel(type) && type is not (GgmlType.F16 or GgmlType.F32);
@@ -219,6 +222,32 @@ public unsafe class MatMulTests
                 total += s;
             }
             Assert.Equal(amax / 127f * total, BitConverter.ToSingle(blk.Slice(4)));
+        }
+    }
+
+    [Theory]
+    [InlineData("IQ4_KS", 1)]
+    [InlineData("IQ4_KS", 9)]
+    [InlineData("Q8_0", 5)]
+    [InlineData("F16", 3)]
+    public void Multiply_DoesNotAllocateInSteadyState(string typeName, int nVec)
+    {
+        var type = Enum.Parse<GgmlType>(typeName);
+        const int rows = 64, cols = 512;
+        var weights = MakeWeights(type, rows, cols, 3);
+        var x = RandomValues(new Random(1), nVec * cols);
+        var y = new float[nVec * rows];
+        fixed (byte* p = weights)
+        {
+            var w = new WeightMatrix(type, cols, rows, p);
+            using var pool = new ComputePool(1);
+            foreach (var pl in new[] { null, pool })
+            {
+                for (int i = 0; i < 3; i++) MatMul.Multiply(w, x, nVec, y, pl);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 10; i++) MatMul.Multiply(w, x, nVec, y, pl);
+                Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+            }
         }
     }
 
