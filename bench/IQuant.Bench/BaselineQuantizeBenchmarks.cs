@@ -97,3 +97,71 @@ public class BaselineQuantizeBenchmarks
         }
     }
 }
+
+/// <summary>
+/// A quick per-thread CPU-time report for the baseline codecs (robust on a shared, oversubscribed machine where
+/// BenchmarkDotNet's wall-clock figures mostly measure the other processes). Same N(0, 0.02) data as the benchmarks,
+/// 256 × 4096 by default; quantize (without / with imatrix) and dequantize, at the scalar reference path and at the best
+/// SIMD level. Run: <c>dotnet run -c Release --project bench/IQuant.Bench -- --baseline-cputime [types] [rows]</c>.
+/// </summary>
+public static class BaselineCpuTimeReport
+{
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct TimeSpec { public long Sec, Nsec; }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "clock_gettime")]
+    private static extern int ClockGetTime(int clock, out TimeSpec t);
+
+    private static readonly System.Diagnostics.Stopwatch s_wall = System.Diagnostics.Stopwatch.StartNew();
+
+    /// <summary>CPU seconds of the calling thread (Linux), else wall-clock seconds.</summary>
+    private static double ThreadSeconds()
+    {
+        if (OperatingSystem.IsLinux() && ClockGetTime(3 /* CLOCK_THREAD_CPUTIME_ID */, out var t) == 0) return t.Sec + t.Nsec * 1e-9;
+        return s_wall.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Entry point for <c>--baseline-cputime</c>.</summary>
+    public static void Run(string[] args)
+    {
+        var types = args.Length > 0 ? args[0].Split(',') : ["Q8_0", "Q4_K", "Q6_K", "IQ4_NL", "F16"];
+        int rows = args.Length > 1 ? int.Parse(args[1]) : 256;
+        const int cols = 4096;
+        var rng = new Random(20261127);
+        var x = new float[rows * cols];
+        for (int i = 0; i < x.Length; i++)
+        {
+            double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
+            x[i] = (float)(0.02 * Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
+        }
+        var im = new float[cols];
+        for (int j = 0; j < cols; j++) im[j] = (float)(0.1 + 2 * rng.NextDouble());
+        double mb = x.Length * 4.0 / 1e6;
+        Console.WriteLine($"per-thread CPU time, {rows} x {cols} N(0,0.02) f32 ({mb:F2} MB); MB/s of f32 data; hardware SIMD level {SimdPolicy.Hardware}");
+        Console.WriteLine("| type | level | quantize | quantize (imatrix) | dequantize |");
+        Console.WriteLine("|---|---|---:|---:|---:|");
+        foreach (var name in types)
+        {
+            var codec = Codecs.Get(TypeTable.Parse(name).Type);
+            var y = new byte[rows * codec.Info.RowSize(cols)];
+            var z = new float[x.Length];
+            bool takesIm = codec.Info.Kind == TypeKind.Quantized && codec.Type != GgmlType.Q8_0;
+            foreach (var level in new[] { SimdLevel.Scalar, SimdPolicy.Hardware }.Distinct())
+            {
+                using var _ = SimdPolicy.Override(level);
+                string Measure(Action op, double minSeconds)
+                {
+                    op();
+                    double t0 = ThreadSeconds(), t; long reps = 0;
+                    do { op(); reps++; t = ThreadSeconds() - t0; } while (t < minSeconds);
+                    return (reps * mb / t).ToString("F1");
+                }
+                string q = Measure(() => RowQuantizer.Quantize(codec, x, cols, [], y, threads: 1), 0.5);
+                string qi = takesIm ? Measure(() => RowQuantizer.Quantize(codec, x, cols, im, y, threads: 1), 0.5) : "–";
+                RowQuantizer.Quantize(codec, x, cols, [], y, threads: 1);
+                string d = Measure(() => RowQuantizer.Dequantize(codec, y, cols, z, threads: 1), 0.2);
+                Console.WriteLine($"| {name} | {level} | {q} | {qi} | {d} |");
+            }
+        }
+    }
+}
