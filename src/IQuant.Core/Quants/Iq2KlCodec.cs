@@ -146,6 +146,7 @@ public sealed class Iq2KlCodec : QuantCodec
             }
         }
     }
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DequantizeV(ReadOnlySpan<byte> src, Span<float> y)
     {
         float d = Fp16.ToFloat(KsMath.ReadU16(src));

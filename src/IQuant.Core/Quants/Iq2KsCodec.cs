@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using IQuant.Core.Types;
 
@@ -143,6 +144,7 @@ public sealed class Iq2KsCodec : QuantCodec
     }
 
     /// <summary>Pass 2 of §4.8 with Vector256 in the reference's own layout (lane l = element 8k + l).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Pass2FastV(ReadOnlySpan<float> x, ReadOnlySpan<float> w, float dRow, ReadOnlySpan<float> scales,
         Span<int> L, ReadOnlySpan<bool> shifted, Span<byte> dst)
     {
@@ -220,6 +222,7 @@ public sealed class Iq2KsCodec : QuantCodec
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DequantizeV(ReadOnlySpan<byte> src, Span<float> y)
     {
         float d = Fp16.ToFloat(KsMath.ReadU16(src));

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using IQuant.Core.Types;
@@ -102,6 +103,7 @@ public sealed class Iq4KsCodec : QuantCodec
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DequantizeV(ReadOnlySpan<byte> src, Span<float> y)
     {
         float d = KsMath.ReadF32(src);

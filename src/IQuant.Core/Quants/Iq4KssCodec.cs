@@ -169,6 +169,7 @@ public sealed class Iq4KssCodec : QuantCodec
             }
         }
     }
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DequantizeV(ReadOnlySpan<byte> src, Span<float> y)
     {
         float d = KsMath.ReadF32(src);
