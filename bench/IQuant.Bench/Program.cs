@@ -3,10 +3,10 @@ using BenchmarkDotNet.Running;
 // Micro-benchmarks (BenchmarkDotNet): dotnet run -c Release --project bench/IQuant.Bench -- --filter '*Quantize*'
 // Inference speed table (llama-bench style): ... -- inference [models] [threads] [pp] [tg] [reps]
 // Whole-model runs (one process each, peak working set): ... -- quantize-model <model|synthetic-f32|synthetic-f16> <FTYPE> [threads]
-// Per-thread CPU-time quantize throughput of baseline types: ... -- --baseline-cputime Q8_0,Q4_K,...
+// Per-thread CPU-time quantize/dequantize throughput: ... -- cputime IQ4_KS,IQ2_KS,iq2_ks-scalar [rows]
 if (args.Length > 0 && args[0] == "quantize-model") return IQuant.Bench.ModelQuantizeRun.Run(args);
 if (args.Length > 0 && args[0] == "inference") { IQuant.Bench.InferenceBench.Quick(args[1..]); return 0; }
-if (args.Length > 0 && args[0] == "--baseline-cputime") { IQuant.Bench.BaselineCpuTimeReport.Run(args[1..]); return 0; }
+if (args.Length > 0 && args[0] == "cputime") { IQuant.Bench.CpuTimeReport.Run(args[1..]); return 0; }
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;
 
