@@ -48,7 +48,7 @@ public sealed unsafe class Iq3KCodec : QuantCodec
             d = IqkScan.Refine(g, shifted, xb, w, d, level);
             scales[ib] = d;
             if (shifted) extra |= (ushort)(1 << ib);
-            maxAbs = MathF.Max(maxAbs, MathF.Abs(d));
+            maxAbs = CMax(maxAbs, MathF.Abs(d));
         }
         if (maxAbs == 0) return;
         float dsb = maxAbs / 31;
