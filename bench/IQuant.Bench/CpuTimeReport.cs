@@ -72,3 +72,51 @@ public static class CpuTimeReport
         }
     }
 }
+
+/// <summary>
+/// Wall-clock quantize/dequantize throughput of a 4096-column matrix with all threads (RowQuantizer's row-parallel
+/// driver): <c>dotnet run -c Release --project bench/IQuant.Bench -- throughput IQ4_KS,IQ2_KS 4096 2</c>.
+/// </summary>
+public static class ThroughputReport
+{
+    public static void Run(string[] args)
+    {
+        var types = args.Length > 0 ? args[0].Split(',') : ["IQ2_K", "IQ2_KS", "IQ3_K", "IQ3_KS", "IQ4_K", "IQ4_KS"];
+        int rows = args.Length > 1 ? int.Parse(args[1]) : 4096;
+        int threads = args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount;
+        const int cols = 4096;
+        var rng = new Random(20261127);
+        var x = new float[(long)rows * cols];
+        for (long i = 0; i < x.Length; i++)
+        {
+            double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
+            x[i] = (float)(0.02 * Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
+        }
+        var im = new float[cols];
+        for (int j = 0; j < cols; j++) im[j] = (float)(0.1 + 2 * rng.NextDouble());
+        double mb = x.Length * 4.0 / 1e6;
+        Console.WriteLine($"wall clock, {rows} x {cols} N(0,0.02) f32 ({mb:F0} MB), {threads} threads, SIMD level {SimdPolicy.Hardware}");
+        Console.WriteLine("| type | quantize MB/s | quantize (imatrix) MB/s | dequantize GB/s |");
+        Console.WriteLine("|---|---:|---:|---:|");
+        foreach (var name in types)
+        {
+            var parts = name.Split('-', 2);
+            var type = TypeTable.Parse(parts[0]).Type;
+            var codec = (parts.Length == 2 ? Codecs.TryGet(type, parts[1]) : Codecs.TryGet(type)) ?? throw new NotSupportedException(name);
+            var y = new byte[rows * codec.Info.RowSize(cols)];
+            var z = new float[x.Length];
+            RowQuantizer.Quantize(codec, x.AsSpan(0, 64 * cols), cols, [], y, threads); // warm up (JIT)
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            RowQuantizer.Quantize(codec, x, cols, [], y, threads);
+            double q = mb / sw.Elapsed.TotalSeconds;
+            sw.Restart();
+            RowQuantizer.Quantize(codec, x, cols, im, y, threads);
+            double qi = mb / sw.Elapsed.TotalSeconds;
+            RowQuantizer.Dequantize(codec, y, cols, z, threads);
+            sw.Restart();
+            for (int r = 0; r < 5; r++) RowQuantizer.Dequantize(codec, y, cols, z, threads);
+            double d = 5 * mb / 1000 / sw.Elapsed.TotalSeconds;
+            Console.WriteLine($"| {name} | {q:F1} | {qi:F1} | {d:F2} |");
+        }
+    }
+}
