@@ -38,7 +38,8 @@ internal static unsafe class MatVecQuick
             for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() - 0.5);
             var y = new float[rows * nVec];
             using var pool = new ComputePool(threads);
-            for (int i = 0; i < 5; i++) MatMul.Multiply(m, x, nVec, y, pool);
+            var warm = Stopwatch.StartNew();
+            while (warm.ElapsedMilliseconds < 400) MatMul.Multiply(m, x, nVec, y, pool);   // let tiered JIT settle
             var proc = Process.GetCurrentProcess();
             var cpu0 = proc.TotalProcessorTime;
             var sw = Stopwatch.StartNew();

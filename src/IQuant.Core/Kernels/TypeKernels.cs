@@ -27,6 +27,15 @@ internal sealed unsafe class TypeKernel
     public delegate* managed<WeightMatrix, byte*, long, int, float*, int, int, void> RowsAvx2;
     /// <summary>Row kernel for the AVX-512 level (AVX-VNNI / VBMI variants of the fused kernels when the CPU has them).</summary>
     public delegate* managed<WeightMatrix, byte*, long, int, float*, int, int, void> RowsAvx512;
+    /// <summary>Vector512 (zmm) variant of the AVX-512 level kernel (<see cref="Fused512"/>).</summary>
+    public delegate* managed<WeightMatrix, byte*, long, int, float*, int, int, void> RowsZmm;
+
+    /// <summary>
+    /// Use the zmm kernels at the AVX-512 level (environment IQUANT_ZMM=1). Off by default: on the development CPU
+    /// (AVX-512 client core, 512-bit ops on fused ports, no AVX512-VNNI intrinsics in .NET 10) they measured the same as
+    /// the EVEX-encoded 256-bit kernels with AVX-VNNI, which avoid 512-bit frequency licences.
+    /// </summary>
+    internal static bool UseZmm = Environment.GetEnvironmentVariable("IQUANT_ZMM") == "1";
     public bool HasMin;
 
     private static readonly Dictionary<GgmlType, TypeKernel> s_kernels = Build();
@@ -40,7 +49,7 @@ internal sealed unsafe class TypeKernel
 
     /// <summary>The fused row kernel for <paramref name="level"/>, or null for the scalar (decode-then-dot) path.</summary>
     public delegate* managed<WeightMatrix, byte*, long, int, float*, int, int, void> Rows(SimdLevel level) =>
-        level == SimdLevel.Avx512 ? RowsAvx512 : level == SimdLevel.Avx2 ? RowsAvx2 : null;
+        level == SimdLevel.Avx512 ? (UseZmm ? RowsZmm : RowsAvx512) : level == SimdLevel.Avx2 ? RowsAvx2 : null;
 
     /// <summary>
     /// Registers a super-block type: scalar decoder (reference), fused AVX2 kernel over <typeparamref name="T2"/>, and for
@@ -55,6 +64,7 @@ internal sealed unsafe class TypeKernel
             Type = t, Act = ActivationKind.Q8K, DecodeScalar = scalar, HasMin = min,
             RowsAvx2 = &FusedAvx2.Rows<T2, No, No>,
             RowsAvx512 = AvxVnni.IsSupported ? &FusedAvx2.Rows<T5, Yes, Yes> : &FusedAvx2.Rows<T5, No, Yes>,
+            RowsZmm = AvxVnni.IsSupported ? &Fused512.Rows<T5, Yes> : &Fused512.Rows<T5, No>,
         };
     }
 

@@ -18,10 +18,21 @@ public unsafe class KernelUnitTests
     /// Random bytes are valid blocks of every type (any scale / shift / sign pattern, Q6_K scale -128, ...): the fused
     /// vector kernels must return exactly the scalar decode-then-dot result, for 1..9 activation rows.
     /// </summary>
-    [Fact]
-    public void FusedKernels_MatchScalar_OnRandomBlocks()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FusedKernels_MatchScalar_OnRandomBlocks(bool zmm)
     {
         if (SimdPolicy.Hardware < SimdLevel.Avx2) Assert.Skip("needs AVX2");
+        if (zmm && SimdPolicy.Hardware < SimdLevel.Avx512) Assert.Skip("needs AVX-512");
+        bool saved = TypeKernel.UseZmm;
+        TypeKernel.UseZmm = zmm;   // both paths are exact, so tests running concurrently are unaffected
+        try { RandomBlocks(); }
+        finally { TypeKernel.UseZmm = saved; }
+    }
+
+    private static void RandomBlocks()
+    {
         var rng = new Random(77);
         foreach (var (type, blocks) in s_types)
         {
