@@ -42,6 +42,9 @@ public sealed class ComputePool : IDisposable
 
     [ThreadStatic] private static ComputePool? t_inside;
 
+    /// <summary>True on a thread that is currently executing a job of this pool (nested calls run inline).</summary>
+    public bool IsInsideJob => t_inside == this;
+
     /// <summary>Slot for the matmul driver's reusable job and scratch (see <see cref="MatMul"/>).</summary>
     internal object? MatMulContext;
 

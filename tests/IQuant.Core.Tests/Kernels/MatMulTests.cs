@@ -252,6 +252,33 @@ public unsafe class MatMulTests
     }
 
     [Fact]
+    public void Multiply_ConcurrentCallsOnOnePool_AreSerializedAndCorrect()
+    {
+        const int rows = 64, cols = 512, nVec = 9;
+        var weights = MakeWeights(GgmlType.IQ4_KS, rows, cols, 5);
+        var x = RandomValues(new Random(2), nVec * cols);
+        var expected = Run(GgmlType.IQ4_KS, weights, rows, cols, x, nVec, SimdLevel.Scalar, 1);
+        using var pool = new ComputePool(2);
+        var handle = GCHandle.Alloc(weights, GCHandleType.Pinned);
+        try
+        {
+            var w = new WeightMatrix(GgmlType.IQ4_KS, cols, rows, (byte*)handle.AddrOfPinnedObject());
+            var level = SimdPolicy.Current;
+            Parallel.For(0, 4, _ =>
+            {
+                using var __ = SimdPolicy.Override(level);
+                for (int i = 0; i < 20; i++)
+                {
+                    var y = new float[nVec * rows];
+                    MatMul.Multiply(w, x, nVec, y, pool);
+                    Assert.Equal(expected, y);
+                }
+            });
+        }
+        finally { handle.Free(); }
+    }
+
+    [Fact]
     public void Multiply_ValidatesArguments()
     {
         var weights = MakeWeights(GgmlType.IQ4_KS, 4, 256, 1);
