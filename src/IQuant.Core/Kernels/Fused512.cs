@@ -56,9 +56,10 @@ internal static unsafe class Fused512
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> One(Vector512<int> acc, Vector512<byte> av, Vector512<sbyte> v, Vector512<short> sc, byte* q)
+    private static Vector512<int> One(bool unsigned, Vector512<int> acc, Vector512<byte> av, Vector512<sbyte> v, Vector512<short> sc, byte* q)
     {
         var qq = Avx512BW.LoadVector512((sbyte*)q);
+        if (unsigned) return Avx512F.Add(acc, Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(v.AsByte(), qq), sc));
         var qs = Avx512BW.BlendVariable(qq, Avx512BW.Subtract(Vector512<sbyte>.Zero, qq), v);
         return Avx512F.Add(acc, Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(av, qs), sc));
     }
@@ -70,19 +71,20 @@ internal static unsafe class Fused512
         where T : struct, IAvx2Block where TN : struct, IVecCount
     {
         var v = Vector512.Create(blk.Values(2 * k2), blk.Values(2 * k2 + 1));
-        var av = Avx512BW.Abs(v);
+        bool un = blk.Unsigned;
+        var av = un ? default : Avx512BW.Abs(v);
         var sc = Avx512BW.PermuteVar32x16(ls, s_scaleIdx[k2]);
         q += Q8Activations.Q8KQs + 64 * k2;
-        a0 = One(a0, av, v, sc, q);
-        if (TN.N > 1) a1 = One(a1, av, v, sc, q + stride);
-        if (TN.N > 2) a2 = One(a2, av, v, sc, q + 2 * stride);
-        if (TN.N > 3) a3 = One(a3, av, v, sc, q + 3 * stride);
+        a0 = One(un, a0, av, v, sc, q);
+        if (TN.N > 1) a1 = One(un, a1, av, v, sc, q + stride);
+        if (TN.N > 2) a2 = One(un, a2, av, v, sc, q + 2 * stride);
+        if (TN.N > 3) a3 = One(un, a3, av, v, sc, q + 3 * stride);
         if (TN.N > 4)
         {
-            a4 = One(a4, av, v, sc, q + 4 * stride);
-            a5 = One(a5, av, v, sc, q + 5 * stride);
-            a6 = One(a6, av, v, sc, q + 6 * stride);
-            a7 = One(a7, av, v, sc, q + 7 * stride);
+            a4 = One(un, a4, av, v, sc, q + 4 * stride);
+            a5 = One(un, a5, av, v, sc, q + 5 * stride);
+            a6 = One(un, a6, av, v, sc, q + 6 * stride);
+            a7 = One(un, a7, av, v, sc, q + 7 * stride);
         }
     }
 
