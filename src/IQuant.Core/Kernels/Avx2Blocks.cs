@@ -175,6 +175,33 @@ internal unsafe struct Iq4KsBlock : IAvx2Block
     public Vector256<sbyte> Values(int k) => Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq4ks), Avx2Util.Nibbles16(_x + 8 + 16 * k));
 }
 
+internal unsafe struct Iq4XsBlock : IAvx2Block
+{
+    private byte* _x;
+    public bool HasMin => false;
+    public bool Sub32 => true;
+    public bool HasCorr => false;
+    public bool Unsigned => false;
+    public float D { get; private set; }
+    public float DMin => 0;
+    public Vector256<short> Ls16 { get; private set; }
+    public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 => default;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Begin(byte* row, int b)
+    {
+        _x = row + 136 * b;
+        D = Avx2Util.F16(_x);
+        var nib = Avx2Util.Nibbles8(*(uint*)(_x + 4));
+        var hi = Sse2.ShiftLeftLogical(Avx2Util.Pairs8(*(ushort*)(_x + 2)).AsUInt16(), 4).AsByte();
+        Ls16 = Avx2.Subtract(Avx2Util.Dup8(Sse2.Or(nib, hi)), Vector256.Create((short)32));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<sbyte> Values(int k) => Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq4ks), Avx2Util.Nibbles16(_x + 8 + 16 * k));
+}
+
 internal unsafe struct Iq4KssBlock : IAvx2Block
 {
     private byte* _x;

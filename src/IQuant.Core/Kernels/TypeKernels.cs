@@ -86,6 +86,7 @@ internal sealed unsafe class TypeKernel
         if (vbmi) Add<Iq6KBlock, Iq6KVbmiBlock>(d, GgmlType.IQ6_K, &Kernels.DecodeScalar.Iq6K);
         else Add<Iq6KBlock, Iq6KBlock>(d, GgmlType.IQ6_K, &Kernels.DecodeScalar.Iq6K);
         Add<Iq4KssBlock, Iq4KssBlock>(d, GgmlType.IQ4_KSS, &Kernels.DecodeScalar.Iq4Kss);
+        Add<Iq4XsBlock, Iq4XsBlock>(d, GgmlType.IQ4_XS, &Kernels.DecodeScalar.Iq4Xs);
         Add<Iq2KlBlock, Iq2KlBlock>(d, GgmlType.IQ2_KL, &Kernels.DecodeScalar.Iq2Kl);
         Add<Q2KBlock, Q2KBlock>(d, GgmlType.Q2_K, &Kernels.DecodeScalar.Q2K, min: true);
         Add<Q3KBlock, Q3KBlock>(d, GgmlType.Q3_K, &Kernels.DecodeScalar.Q3K);

@@ -11,7 +11,7 @@ public unsafe class KernelUnitTests
     [
         (GgmlType.IQ4_KS, 3), (GgmlType.IQ2_KS, 3), (GgmlType.IQ3_KS, 3), (GgmlType.IQ2_K, 3), (GgmlType.IQ3_K, 3),
         (GgmlType.IQ4_K, 3), (GgmlType.IQ5_K, 3), (GgmlType.IQ5_KS, 3), (GgmlType.IQ6_K, 3), (GgmlType.IQ4_KSS, 3),
-        (GgmlType.IQ2_KL, 3), (GgmlType.Q2_K, 3), (GgmlType.Q3_K, 3), (GgmlType.Q4_K, 3), (GgmlType.Q5_K, 3), (GgmlType.Q6_K, 3),
+        (GgmlType.IQ2_KL, 3), (GgmlType.IQ4_XS, 3), (GgmlType.Q2_K, 3), (GgmlType.Q3_K, 3), (GgmlType.Q4_K, 3), (GgmlType.Q5_K, 3), (GgmlType.Q6_K, 3),
     ];
 
     /// <summary>

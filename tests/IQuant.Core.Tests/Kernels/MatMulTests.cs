@@ -17,7 +17,7 @@ public unsafe class MatMulTests
     public static readonly GgmlType[] KernelTypes =
     [
         GgmlType.IQ4_KS, GgmlType.IQ2_KS, GgmlType.IQ3_KS, GgmlType.IQ4_K, GgmlType.IQ3_K, GgmlType.IQ2_K,
-        GgmlType.IQ5_K, GgmlType.IQ5_KS, GgmlType.IQ6_K, GgmlType.IQ4_KSS, GgmlType.IQ2_KL,
+        GgmlType.IQ5_K, GgmlType.IQ5_KS, GgmlType.IQ6_K, GgmlType.IQ4_KSS, GgmlType.IQ2_KL, GgmlType.IQ4_XS,
         GgmlType.Q8_0, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
         GgmlType.F16, GgmlType.F32,
     ];
