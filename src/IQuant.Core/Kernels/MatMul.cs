@@ -238,7 +238,7 @@ public static unsafe class MatMul
             switch (_k!.Act)
             {
                 case ActivationKind.Q8K: RowsQ8K(w, _k, _level, _act, _actRowBytes, _nVec, _y, start, end, s); break;
-                case ActivationKind.Q80: RowsQ80(w, _level, _act, _actRowBytes, _nVec, _y, start, end); break;
+                case ActivationKind.Q80: _k.RowsQ80(w, _level, _act, _actRowBytes, _nVec, _y, start, end); break;
                 case ActivationKind.Float: RowsFloat(w, _level, _x, _nVec, _y, start, end, s); break;
                 default: RowsReference(w, _x, _nVec, _y, start, end, s); break;
             }
@@ -303,34 +303,6 @@ public static unsafe class MatMul
                 for (; v + 4 <= nVec; v += 4) FloatTiles.Tile4x4Avx512(wr, x + (long)v * n, n, n, y + (long)v * w.Rows + r0, w.Rows, nr);
             for (; v + 2 <= nVec; v += 2) FloatTiles.Tile4x2Avx2(wr, x + (long)v * n, n, n, y + (long)v * w.Rows + r0, w.Rows, nr);
             if (v < nVec) FloatTiles.Tile4x1Avx2(wr, x + (long)v * n, n, y + (long)v * w.Rows + r0, nr);
-        }
-    }
-
-    private static void RowsQ80(WeightMatrix w, SimdLevel level, byte* act, long actRowBytes, int nVec, float* y, int start, int end)
-    {
-        int nb = w.Cols / 32;
-        float* res = stackalloc float[4];
-        for (int r = start; r < end; r++)
-        {
-            byte* row = w.Row(r);
-            if (level == SimdLevel.Scalar)
-            {
-                for (int v = 0; v < nVec; v++) y[(long)v * w.Rows + r] = RowDots.Q80Scalar(row, act + v * actRowBytes, nb);
-                continue;
-            }
-            int v0 = 0;
-            for (; v0 + 4 <= nVec; v0 += 4)
-            {
-                RowDots.Q80Avx2<Vec4>(row, act + v0 * actRowBytes, actRowBytes, nb, res);
-                for (int j = 0; j < 4; j++) y[(long)(v0 + j) * w.Rows + r] = res[j];
-            }
-            int left = nVec - v0;
-            if (left == 0) continue;
-            byte* a = act + v0 * actRowBytes;
-            if (left == 1) RowDots.Q80Avx2<Vec1>(row, a, actRowBytes, nb, res);
-            else if (left == 2) RowDots.Q80Avx2<Vec2>(row, a, actRowBytes, nb, res);
-            else RowDots.Q80Avx2<Vec3>(row, a, actRowBytes, nb, res);
-            for (int j = 0; j < left; j++) y[(long)(v0 + j) * w.Rows + r] = res[j];
         }
     }
 

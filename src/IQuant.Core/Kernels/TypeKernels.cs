@@ -13,7 +13,7 @@ internal enum ActivationKind
     Float,
     /// <summary>Super-block types: activations quantized to Q8_K.</summary>
     Q8K,
-    /// <summary>Q8_0 weights: activations quantized to Q8_0 blocks of 32.</summary>
+    /// <summary>32-weight block types (Q8_0, Q4_0, Q5_0, Q6_0, IQ4_NL): activations quantized to Q8_0 blocks of 32.</summary>
     Q80,
 }
 
@@ -25,6 +25,8 @@ internal sealed unsafe class TypeKernel
     public delegate* managed<byte*, int, Decoded*, void> DecodeScalar;
     /// <summary>Fused AVX2 row kernel: (w, act, actRowBytes, nVec, y, rowStart, rowEnd).</summary>
     public delegate* managed<WeightMatrix, byte*, long, int, float*, int, int, void> RowsAvx2;
+    /// <summary>Row kernel of the 32-weight block types (Q8_0 activations): (w, level, act, actRowBytes, nVec, y, start, end).</summary>
+    public delegate* managed<WeightMatrix, SimdLevel, byte*, long, int, float*, int, int, void> RowsQ80;
     /// <summary>Row kernel for the AVX-512 level (AVX-VNNI / VBMI variants of the fused kernels when the CPU has them).</summary>
     public delegate* managed<WeightMatrix, byte*, long, int, float*, int, int, void> RowsAvx512;
     /// <summary>Vector512 (zmm) variant of the AVX-512 level kernel (<see cref="Fused512"/>).</summary>
@@ -73,7 +75,11 @@ internal sealed unsafe class TypeKernel
         var d = new Dictionary<GgmlType, TypeKernel>();
         d[GgmlType.F32] = new TypeKernel { Type = GgmlType.F32, Act = ActivationKind.Float };
         d[GgmlType.F16] = new TypeKernel { Type = GgmlType.F16, Act = ActivationKind.Float };
-        d[GgmlType.Q8_0] = new TypeKernel { Type = GgmlType.Q8_0, Act = ActivationKind.Q80 };
+        d[GgmlType.Q8_0] = new TypeKernel { Type = GgmlType.Q8_0, Act = ActivationKind.Q80, RowsQ80 = &RowDots.RowsB32<Q8_0Block> };
+        d[GgmlType.Q4_0] = new TypeKernel { Type = GgmlType.Q4_0, Act = ActivationKind.Q80, RowsQ80 = &RowDots.RowsB32<Q4_0Block> };
+        d[GgmlType.Q5_0] = new TypeKernel { Type = GgmlType.Q5_0, Act = ActivationKind.Q80, RowsQ80 = &RowDots.RowsB32<Q5_0Block> };
+        d[GgmlType.Q6_0] = new TypeKernel { Type = GgmlType.Q6_0, Act = ActivationKind.Q80, RowsQ80 = &RowDots.RowsB32<Q6_0Block> };
+        d[GgmlType.IQ4_NL] = new TypeKernel { Type = GgmlType.IQ4_NL, Act = ActivationKind.Q80, RowsQ80 = &RowDots.RowsB32<Iq4NlBlock> };
         bool vbmi = Avx512Vbmi.VL.IsSupported;
         Add<Iq4KsBlock, Iq4KsBlock>(d, GgmlType.IQ4_KS, &Kernels.DecodeScalar.Iq4Ks);
         Add<Iq2KsBlock, Iq2KsBlock>(d, GgmlType.IQ2_KS, &Kernels.DecodeScalar.Iq2Ks);
