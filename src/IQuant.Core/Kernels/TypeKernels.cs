@@ -33,9 +33,10 @@ internal sealed unsafe class TypeKernel
     public delegate* managed<WeightMatrix, byte*, long, int, float*, int, int, void> RowsZmm;
 
     /// <summary>
-    /// Use the zmm kernels at the AVX-512 level (environment IQUANT_ZMM=1). Off by default: on the development CPU
-    /// (AVX-512 client core, 512-bit ops on fused ports, no AVX512-VNNI intrinsics in .NET 10) they measured the same as
-    /// the EVEX-encoded 256-bit kernels with AVX-VNNI, which avoid 512-bit frequency licences.
+    /// Use the zmm kernels at the AVX-512 level (environment IQUANT_ZMM=1). Off by default: on the development machine
+    /// (AMD EPYC VM) they measured the same as the EVEX-encoded 256-bit kernels with AVX-VNNI <c>vpdpwssd</c> (.NET 10
+    /// exposes no AVX512-VNNI intrinsics and AVX-512 has no <c>vpsignb</c>, so the zmm path needs a masked negate and
+    /// a separate <c>vpmaddwd</c> + add per 64 weights), and 256-bit code avoids 512-bit frequency licences elsewhere.
     /// </summary>
     internal static bool UseZmm = Environment.GetEnvironmentVariable("IQUANT_ZMM") == "1";
     public bool HasMin;
