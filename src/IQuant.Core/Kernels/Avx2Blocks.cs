@@ -37,6 +37,8 @@ internal unsafe interface IAvx2Block
     Vector256<short> Ls16 { get; }
     Vector256<short> M16 { get; }
     Vector256<sbyte> Values(int k);
+    /// <summary>Weights 64·k2 .. 64·k2+63 as one zmm (same values as Values(2·k2), Values(2·k2+1)).</summary>
+    Vector512<sbyte> Values512(int k2);
 }
 
 /// <summary>Shared tables and bit helpers of the AVX2 blocks.</summary>
@@ -79,6 +81,21 @@ internal static unsafe class Avx2Util
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> T(int off) => Avx.LoadAlignedVector256(Tab + off);
+
+    /// <summary>A 32-byte table broadcast to both halves of a zmm.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<sbyte> T512(int off) => Avx512F.BroadcastVector256ToVector512((long*)(Tab + off)).AsSByte();
+
+    private static readonly Vector512<long> s_lanes2 = Vector512.Create(0L, 1, 0, 1, 2, 3, 2, 3);
+    private static readonly Vector512<ulong> s_shift2 = Vector512.Create(0UL, 0, 4, 4, 0, 0, 4, 4);
+
+    /// <summary>32 bytes (two 16-byte groups A, B) → 64 nibbles: [A low | A high | B low | B high] (128-bit lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<sbyte> Nibbles32(byte* p)
+    {
+        var v = Avx512F.PermuteVar8x64(Vector512.Create(Avx.LoadVector256((long*)p), Vector256<long>.Zero), s_lanes2);
+        return Avx512F.And(Avx512F.ShiftRightLogicalVariable(v.AsUInt64(), s_shift2).AsSByte(), Vector512.Create((sbyte)15));
+    }
 
     /// <summary>16 bytes → 32 nibbles: lane 0 = low nibbles, lane 1 = high nibbles.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -173,6 +190,9 @@ internal unsafe struct Iq4KsBlock : IAvx2Block
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<sbyte> Values(int k) => Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq4ks), Avx2Util.Nibbles16(_x + 8 + 16 * k));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Avx512BW.Shuffle(Avx2Util.T512(Avx2Util.Iq4ks), Avx2Util.Nibbles32(_x + 8 + 32 * k2));
 }
 
 internal unsafe struct Iq4XsBlock : IAvx2Block
@@ -182,6 +202,8 @@ internal unsafe struct Iq4XsBlock : IAvx2Block
     public bool Sub32 => true;
     public bool HasCorr => false;
     public bool Unsigned => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -209,6 +231,8 @@ internal unsafe struct Iq4KssBlock : IAvx2Block
     public bool Sub32 => true;
     public bool HasCorr => true;
     public bool Unsigned => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -276,6 +300,17 @@ internal unsafe struct Iq2KsBlock : IAvx2Block
         var idx = Avx2.And(Avx2.ShiftRightLogical(q, (byte)(2 * (k & 3))).AsByte(), Vector256.Create((byte)3));
         return Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq2ks), idx.AsSByte());
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2)
+    {
+        // Sub-blocks 2·k2 and 2·k2+1 share the 32 bytes of half k2/2; shift by 2·(2k2 % 4) and 2·(2k2 % 4) + 2.
+        var q = Avx512F.BroadcastVector256ToVector512((ulong*)(_x + 6 + 32 * (k2 >> 1))).AsUInt16();
+        int s = 4 * (k2 & 1);
+        var idx = Avx512BW.And(Avx512BW.ShiftRightLogicalVariable(q, Vector512.Create(Vector256.Create((ushort)s), Vector256.Create((ushort)(s + 2)))).AsByte(),
+            Vector512.Create((byte)3));
+        return Avx512BW.Shuffle(Avx2Util.T512(Avx2Util.Iq2ks), idx.AsSByte());
+    }
 }
 
 internal unsafe struct Iq3KsBlock : IAvx2Block
@@ -285,6 +320,8 @@ internal unsafe struct Iq3KsBlock : IAvx2Block
     public bool Sub32 => true;
     public bool HasCorr => true;
     public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -321,6 +358,8 @@ internal unsafe struct Iq2KBlock : IAvx2Block
     public bool Sub32 => false;
     public bool HasCorr => true;
     public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -352,6 +391,8 @@ internal unsafe struct Iq3KBlock : IAvx2Block
     public bool Sub32 => false;
     public bool HasCorr => true;
     public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -402,6 +443,8 @@ internal unsafe struct Iq4KBlock : IAvx2Block
     public bool Sub32 => false;
     public bool HasCorr => true;
     public bool Unsigned => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -428,6 +471,8 @@ internal unsafe struct Iq5KBlock : IAvx2Block
     public bool Sub32 => false;
     public bool HasCorr => true;
     public bool Unsigned => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -460,6 +505,8 @@ internal unsafe struct Iq5KsBlock : IAvx2Block
     public bool Sub32 => true;
     public bool HasCorr => true;
     public bool Unsigned => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -493,6 +540,8 @@ internal unsafe struct Iq6KBlock : IAvx2Block
     public bool Sub32 => false;
     public bool HasCorr => true;
     public bool Unsigned => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -532,6 +581,8 @@ internal unsafe struct Iq6KVbmiBlock : IAvx2Block
     public bool Sub32 => false;
     public bool HasCorr => true;
     public bool Unsigned => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D => _b.D;
     public float DMin => 0;
     public Vector256<short> Ls16 => _b.Ls16;
@@ -562,6 +613,8 @@ internal unsafe struct Iq2KlBlock : IAvx2Block
     public bool Sub32 => true;
     public bool HasCorr => true;
     public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -600,6 +653,8 @@ internal unsafe struct Q2KBlock : IAvx2Block
     public bool Sub32 => false;
     public bool HasCorr => false;
     public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin { get; private set; }
     public Vector256<short> Ls16 { get; private set; }
@@ -632,6 +687,8 @@ internal unsafe struct Q3KBlock : IAvx2Block
     public bool Sub32 => false;
     public bool HasCorr => true;
     public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -685,6 +742,8 @@ internal unsafe struct Q4KBlock : IAvx2Block
     public bool Sub32 => true;
     public bool HasCorr => false;
     public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin { get; private set; }
     public Vector256<short> Ls16 { get; private set; }
@@ -716,6 +775,8 @@ internal unsafe struct Q5KBlock : IAvx2Block
     public bool Sub32 => true;
     public bool HasCorr => false;
     public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin { get; private set; }
     public Vector256<short> Ls16 { get; private set; }
@@ -748,6 +809,8 @@ internal unsafe struct Q6KBlock : IAvx2Block
     public bool Sub32 => false;
     public bool HasCorr => true;
     public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }

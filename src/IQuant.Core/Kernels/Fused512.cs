@@ -70,7 +70,7 @@ internal static unsafe class Fused512
         ref Vector512<int> a4, ref Vector512<int> a5, ref Vector512<int> a6, ref Vector512<int> a7)
         where T : struct, IAvx2Block where TN : struct, IVecCount
     {
-        var v = Vector512.Create(blk.Values(2 * k2), blk.Values(2 * k2 + 1));
+        var v = blk.Values512(k2);
         bool un = blk.Unsigned;
         var av = un ? default : Avx512BW.Abs(v);
         var sc = Avx512BW.PermuteVar32x16(ls, s_scaleIdx[k2]);
