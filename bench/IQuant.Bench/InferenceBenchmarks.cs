@@ -147,7 +147,9 @@ public static class InferenceBench
 
     private static (double Wall, double Cpu) Time(Action a, int reps)
     {
-        a(); // warm-up
+        // Warm-up until the JIT has had time to move the hot methods to tier 1 (at least 3 runs and 2 s).
+        var warm = Stopwatch.StartNew();
+        for (int i = 0; i < 3 || warm.Elapsed.TotalSeconds < 2; i++) a();
         var proc = Process.GetCurrentProcess();
         double wall = 0, cpu = 0;
         for (int i = 0; i < reps; i++)

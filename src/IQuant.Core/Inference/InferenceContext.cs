@@ -270,7 +270,6 @@ public sealed unsafe class InferenceContext : IDisposable
     /// <summary>Attention of (token, head) items: softmax(q·K/√d) · V over positions 0..pos.</summary>
     private sealed class AttentionJob : ComputeJob
     {
-        private const int Tile = 64;
         private readonly InferenceContext _o;
         private readonly float[][] _scores;
         private readonly float[][] _tile;
@@ -285,7 +284,7 @@ public sealed unsafe class InferenceContext : IDisposable
             for (int i = 0; i < threads; i++)
             {
                 _scores[i] = new float[o.ContextLength];
-                _tile[i] = new float[Tile * o._hd];
+                _tile[i] = new float[AttentionKernels.Tile * o._hd];
             }
         }
 
@@ -298,61 +297,34 @@ public sealed unsafe class InferenceContext : IDisposable
             float scale = 1.0f / MathF.Sqrt(hd);
             var scores = _scores[worker];
             var tile = _tile[worker];
+            bool simd = hd % 8 == 0 && IQuant.Core.Quants.SimdPolicy.Current != IQuant.Core.Quants.SimdLevel.Scalar;
             for (int item = start; item < end; item++)
             {
                 int t = item / nHead, h = item % nHead, kvh = h / gqa;
-                int pos = _pos0 + t;
-                int nCtx = pos + 1;
+                int nCtx = _pos0 + t + 1;
                 var q = o._q.AsSpan(t * o._qDim + h * hd, hd);
                 var outv = o._att.AsSpan(t * o._qDim + h * hd, hd);
-                long baseOff = (long)kvh * ctx * hd;
+                int baseOff = kvh * ctx * hd;
                 var sc = scores.AsSpan(0, nCtx);
                 if (o._kF32 is not null)
                 {
-                    var K = o._kF32[_layer];
-                    for (int j = 0; j < nCtx; j++)
-                        sc[j] = Dot(q, K.AsSpan((int)(baseOff + (long)j * hd), hd));
+                    var K = o._kF32[_layer].AsSpan(baseOff, nCtx * hd);
+                    var V = o._vF32![_layer].AsSpan(baseOff, nCtx * hd);
+                    AttentionKernels.ScoresF32(q, K, sc, hd, scale, simd);
+                    TensorPrimitives.SoftMax(sc, sc);
+                    AttentionKernels.WeightedSumF32(sc, V, outv, hd, simd);
                 }
                 else
                 {
-                    var K = o._kF16![_layer];
-                    for (int j0 = 0; j0 < nCtx; j0 += Tile)
-                    {
-                        int m = Math.Min(Tile, nCtx - j0);
-                        var ts = tile.AsSpan(0, m * hd);
-                        TensorPrimitives.ConvertToSingle(K.AsSpan((int)(baseOff + (long)j0 * hd), m * hd), ts);
-                        for (int j = 0; j < m; j++) sc[j0 + j] = Dot(q, ts.Slice(j * hd, hd));
-                    }
-                }
-                TensorPrimitives.Multiply(sc, scale, sc);
-                TensorPrimitives.SoftMax(sc, sc);
-                outv.Clear();
-                if (o._vF32 is not null)
-                {
-                    var V = o._vF32[_layer];
-                    for (int j = 0; j < nCtx; j++)
-                        Axpy(sc[j], V.AsSpan((int)(baseOff + (long)j * hd), hd), outv);
-                }
-                else
-                {
-                    var V = o._vF16![_layer];
-                    for (int j0 = 0; j0 < nCtx; j0 += Tile)
-                    {
-                        int m = Math.Min(Tile, nCtx - j0);
-                        var ts = tile.AsSpan(0, m * hd);
-                        TensorPrimitives.ConvertToSingle(V.AsSpan((int)(baseOff + (long)j0 * hd), m * hd), ts);
-                        for (int j = 0; j < m; j++) Axpy(sc[j0 + j], ts.Slice(j * hd, hd), outv);
-                    }
+                    var K = o._kF16![_layer].AsSpan(baseOff, nCtx * hd);
+                    var V = o._vF16![_layer].AsSpan(baseOff, nCtx * hd);
+                    AttentionKernels.ScoresF16(q, K, sc, hd, scale, simd, tile);
+                    TensorPrimitives.SoftMax(sc, sc);
+                    AttentionKernels.WeightedSumF16(sc, V, outv, hd, simd, tile);
                 }
             }
         }
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => TensorPrimitives.Dot(a, b);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Axpy(float a, ReadOnlySpan<float> x, Span<float> y) => TensorPrimitives.MultiplyAdd(x, a, y, y);
 
     /// <summary>Releases the compute pool when owned.</summary>
     public void Dispose()

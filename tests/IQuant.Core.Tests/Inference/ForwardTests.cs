@@ -72,6 +72,26 @@ public sealed class ForwardTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(KvCacheType.F16)]
+    [InlineData(KvCacheType.F32)]
+    public void ScalarAndSimdAttentionAgree(KvCacheType kv)
+    {
+        using var model = LlamaModel.Load(Write(SpecFor("llama-gqa"), "llama-simd"));
+        int[] tokens = [1, 8, 80, 280, 11, 12, 13, 200, 9, 10];
+        float[] Run(IQuant.Core.Quants.SimdLevel level)
+        {
+            using var _ = IQuant.Core.Quants.SimdPolicy.Override(level);
+            using var ctx = new InferenceContext(model, new InferenceOptions { ContextLength = 16, Threads = 1, KvCacheType = kv });
+            var logits = new float[tokens.Length * ctx.VocabSize];
+            ctx.Evaluate(tokens, 0, 0, logits);
+            return logits;
+        }
+        var scalar = Run(IQuant.Core.Quants.SimdLevel.Scalar);
+        var simd = Run(IQuant.Core.Quants.SimdPolicy.Hardware);
+        AssertClose(scalar, simd, $"KV {kv}", 1e-4f);
+    }
+
     [Fact]
     public void ReadsTheHyperParameters()
     {

@@ -6,8 +6,9 @@ namespace IQuant.Core.Tests.Inference;
 
 /// <summary>
 /// llama-perplexity's method. The full-text figures of ik_llama.cpp (shared/models/README.md) are checked by
-/// <see cref="FullTextMatchesIkLlamaCpp"/> when IQUANT_FULL_PPL=1 (minutes on two cores; recorded in
-/// bench/RESULTS-inference.md); CI checks the first 16 chunks against figures IQuant computed and verified that way.
+/// <see cref="FullTextWithinHalfAPercentOfIkLlamaCpp"/> for F16 and IQ4_KS, and for every file by
+/// <see cref="FullTextMatchesIkLlamaCpp"/> when IQUANT_FULL_PPL=1 (recorded in bench/RESULTS-inference.md); the other
+/// files are checked on their first 16 chunks against figures IQuant computed and verified that way.
 /// </summary>
 public sealed class PerplexityTests
 {
@@ -62,6 +63,20 @@ public sealed class PerplexityTests
         Assert.Equal(64_900, r.Tokens);
         Assert.Equal(16 * 255, r.ScoredTokens);
         Assert.True(Math.Abs(r.Ppl / First16[name] - 1) < 0.001, $"{name}: PPL {r.Ppl:F4} over 16 chunks, expected {First16[name]:F4}");
+    }
+
+    /// <summary>The full text (126 chunks, about 40 s each on two shared cores) for the F16 model and one quantized file.</summary>
+    [Theory]
+    [InlineData("f16")]
+    [InlineData("IQ4_KS")]
+    public void FullTextWithinHalfAPercentOfIkLlamaCpp(string name)
+    {
+        var r = Run(TestPaths.RequireShared("models", $"iquant-demo-{name}.gguf"), 0);
+        var ik = IkFullText[name];
+        Assert.Equal(126, r.Chunks);
+        Assert.True(Math.Abs(r.Ppl / ik.Ppl - 1) < 0.005, $"{name}: PPL {r.Ppl:F4}, ik_llama.cpp {ik.Ppl:F4}");
+        Assert.True(Math.Abs(r.Error / ik.Err - 1) < 0.02, $"{name}: ± {r.Error:F4}, ik_llama.cpp {ik.Err:F4}");
+        if (name == "f16") Assert.Equal(ik.Ppl, Math.Round(r.Ppl, 4));   // the F16 model gives ik's figure to the last digit
     }
 
     [Fact]
