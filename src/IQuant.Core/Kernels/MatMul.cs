@@ -277,7 +277,8 @@ public static unsafe class MatMul
             for (int r = start; r < end; r++)
             {
                 byte* row = w.Row(r);
-                y[r] = w.Type == GgmlType.F16 ? RowDots.F16Avx2((ushort*)row, x, n)
+                y[r] = w.Type == GgmlType.F16
+                    ? (level == SimdLevel.Avx512 ? RowDots.F16Avx512((ushort*)row, x, n) : RowDots.F16Avx2((ushort*)row, x, n))
                     : level == SimdLevel.Avx512 ? RowDots.F32Avx512((float*)row, x, n) : RowDots.F32Avx2((float*)row, x, n);
             }
             return;
