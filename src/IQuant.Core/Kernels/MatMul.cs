@@ -95,18 +95,6 @@ public static unsafe class MatMul
         }
     }
 
-    /// <summary>Reference implementation: dequantize each weight row to floats, then float dot products.</summary>
-    internal static void MultiplyReference(WeightMatrix w, ReadOnlySpan<float> x, int nVec, Span<float> y)
-    {
-        var row = new float[w.Cols];
-        for (int r = 0; r < w.Rows; r++)
-        {
-            DequantizeRow(w, r, row);
-            for (int v = 0; v < nVec; v++)
-                y[v * w.Rows + r] = TensorPrimitives.Dot<float>(row, x.Slice(v * w.Cols, w.Cols));
-        }
-    }
-
     /// <summary>Dequantizes row <paramref name="r"/> of <paramref name="w"/> into <paramref name="dst"/> (Cols floats).</summary>
     internal static void DequantizeRow(WeightMatrix w, int r, Span<float> dst)
     {
