@@ -189,6 +189,7 @@ public static unsafe class MatMul
     /// <summary>The row-parallel job: rows [start, end) of W against all activation rows.</summary>
     private sealed class MatMulJob : ComputeJob
     {
+        private const int VecTile = 64;
         private WeightMatrix? _w;
         private TypeKernel? _k;
         private SimdLevel _level;
@@ -223,12 +224,21 @@ public static unsafe class MatMul
         {
             var w = _w!;
             var s = ScratchFor(worker);
-            switch (_k!.Act)
+            // Large batches: tiles of VecTile activation rows, so the activations a row pass reads stay in L2
+            // (64 rows × 4096 columns of Q8_K = 300 KB) while each thread's weight rows are re-read once per tile.
+            for (int v0 = 0; v0 < _nVec; v0 += VecTile)
             {
-                case ActivationKind.Q8K: RowsQ8K(w, _k, _level, _act, _actRowBytes, _nVec, _y, start, end, s); break;
-                case ActivationKind.Q80: _k.RowsQ80(w, _level, _act, _actRowBytes, _nVec, _y, start, end); break;
-                case ActivationKind.Float: RowsFloat(w, _level, _x, _nVec, _y, start, end, s); break;
-                default: RowsReference(w, _x, _nVec, _y, start, end, s); break;
+                int nv = Math.Min(VecTile, _nVec - v0);
+                float* y = _y + (long)v0 * w.Rows;
+                byte* act = _act + v0 * _actRowBytes;
+                float* x = _x + (long)v0 * w.Cols;
+                switch (_k!.Act)
+                {
+                    case ActivationKind.Q8K: RowsQ8K(w, _k, _level, act, _actRowBytes, nv, y, start, end, s); break;
+                    case ActivationKind.Q80: _k.RowsQ80(w, _level, act, _actRowBytes, nv, y, start, end); break;
+                    case ActivationKind.Float: RowsFloat(w, _level, x, nv, y, start, end, s); break;
+                    default: RowsReference(w, x, nv, y, start, end, s); break;
+                }
             }
         }
     }
