@@ -6,7 +6,8 @@ namespace IQuant.Core.Kernels;
 
 /// <summary>Matrix × activations products directly on quantized weights.</summary>
 /// <remarks>
-/// Activations are quantized once per call (Q8_K for the super-block types, Q8_0 blocks for Q8_0 weights; spec §5.3)
+/// Activations are quantized once per call (Q8_K for the super-block types, Q8_0 blocks for the 32-weight block types;
+/// spec §5.3)
 /// into a buffer owned by the pool (or thread-static without a pool), then weight rows are split over the pool's
 /// threads. Each super-block of a weight row is decoded once to integers and multiplied with every activation row
 /// (exact int32 sums, spec §5.4), so prompt batches reuse each weight load. The SIMD level is read once per call from
