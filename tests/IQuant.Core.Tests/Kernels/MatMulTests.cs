@@ -320,6 +320,12 @@ public unsafe class MatMulTests
             Assert.Throws<ArgumentException>(() => MatMul.Multiply(w, new float[256], 1, new float[3], null));
             byte* q = p;
             Assert.Throws<ArgumentException>(() => new WeightMatrix(GgmlType.IQ4_KS, 100, 4, q));
+            var row = new float[256];
+            w.DequantizeRow(3, row);
+            var expected = new float[256];
+            Codecs.Get(GgmlType.IQ4_KS).DequantizeRow(weights.AsSpan(3 * 140, 140), expected);
+            Assert.Equal(expected, row);
+            Assert.Throws<ArgumentOutOfRangeException>(() => new WeightMatrix(GgmlType.IQ4_KS, 256, 4, q).DequantizeRow(4, row));
         }
     }
 }
