@@ -23,7 +23,7 @@ internal struct No : IFlag { public static bool On => false; }
 /// <c>pmaddubsw(u, q)</c> for small unsigned offset tables — exact, no int16 saturation — then <c>pmaddwd</c> or
 /// AVX-VNNI <c>vpdpwssd</c> with the sub-block scales; shifts and offsets are applied through the block sums),
 /// exact int32 per super-block, then the same f32 steps as the scalar path
-/// (<c>acc + (d·dA)·isum [− (dmin·dA)·msum]</c>), so results are bit-identical to <see cref="SimdLevel"/> Scalar.
+/// (<c>acc + (d·dA)·isum [− (dmin·dA)·msum]</c>), so results are bit-identical to the scalar level.
 /// </summary>
 internal static unsafe class FusedAvx2
 {

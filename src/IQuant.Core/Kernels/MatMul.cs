@@ -6,7 +6,8 @@ namespace IQuant.Core.Kernels;
 
 /// <summary>Matrix × activations products directly on quantized weights.</summary>
 /// <remarks>
-/// Activations are quantized once per call (Q8_K for the super-block types, Q8_0 blocks for Q8_0 weights; spec §5.3)
+/// Activations are quantized once per call (Q8_K for the super-block types, Q8_0 blocks for the 32-weight block types;
+/// spec §5.3)
 /// into a buffer owned by the pool (or thread-static without a pool), then weight rows are split over the pool's
 /// threads. Each super-block of a weight row is decoded once to integers and multiplied with every activation row
 /// (exact int32 sums, spec §5.4), so prompt batches reuse each weight load. The SIMD level is read once per call from
@@ -92,18 +93,6 @@ public static unsafe class MatMul
                 if (_kind == ActivationKind.Q8K) Q8Activations.QuantizeQ8K(_x + (long)v * _cols, _cols / 256, _act + v * _actRowBytes, _level);
                 else Q8Activations.QuantizeQ80(_x + (long)v * _cols, _cols / 32, _act + v * _actRowBytes, _level);
             }
-        }
-    }
-
-    /// <summary>Reference implementation: dequantize each weight row to floats, then float dot products.</summary>
-    internal static void MultiplyReference(WeightMatrix w, ReadOnlySpan<float> x, int nVec, Span<float> y)
-    {
-        var row = new float[w.Cols];
-        for (int r = 0; r < w.Rows; r++)
-        {
-            DequantizeRow(w, r, row);
-            for (int v = 0; v < nVec; v++)
-                y[v * w.Rows + r] = TensorPrimitives.Dot<float>(row, x.Slice(v * w.Cols, w.Cols));
         }
     }
 
@@ -201,6 +190,7 @@ public static unsafe class MatMul
     /// <summary>The row-parallel job: rows [start, end) of W against all activation rows.</summary>
     private sealed class MatMulJob : ComputeJob
     {
+        private const int VecTile = 64;
         private WeightMatrix? _w;
         private TypeKernel? _k;
         private SimdLevel _level;
@@ -235,12 +225,21 @@ public static unsafe class MatMul
         {
             var w = _w!;
             var s = ScratchFor(worker);
-            switch (_k!.Act)
+            // Large batches: tiles of VecTile activation rows, so the activations a row pass reads stay in L2
+            // (64 rows × 4096 columns of Q8_K = 300 KB) while each thread's weight rows are re-read once per tile.
+            for (int v0 = 0; v0 < _nVec; v0 += VecTile)
             {
-                case ActivationKind.Q8K: RowsQ8K(w, _k, _level, _act, _actRowBytes, _nVec, _y, start, end, s); break;
-                case ActivationKind.Q80: _k.RowsQ80(w, _level, _act, _actRowBytes, _nVec, _y, start, end); break;
-                case ActivationKind.Float: RowsFloat(w, _level, _x, _nVec, _y, start, end, s); break;
-                default: RowsReference(w, _x, _nVec, _y, start, end, s); break;
+                int nv = Math.Min(VecTile, _nVec - v0);
+                float* y = _y + (long)v0 * w.Rows;
+                byte* act = _act + v0 * _actRowBytes;
+                float* x = _x + (long)v0 * w.Cols;
+                switch (_k!.Act)
+                {
+                    case ActivationKind.Q8K: RowsQ8K(w, _k, _level, act, _actRowBytes, nv, y, start, end, s); break;
+                    case ActivationKind.Q80: _k.RowsQ80(w, _level, act, _actRowBytes, nv, y, start, end); break;
+                    case ActivationKind.Float: RowsFloat(w, _level, x, nv, y, start, end, s); break;
+                    default: RowsReference(w, x, nv, y, start, end, s); break;
+                }
             }
         }
     }
@@ -277,7 +276,8 @@ public static unsafe class MatMul
             for (int r = start; r < end; r++)
             {
                 byte* row = w.Row(r);
-                y[r] = w.Type == GgmlType.F16 ? RowDots.F16Avx2((ushort*)row, x, n)
+                y[r] = w.Type == GgmlType.F16
+                    ? (level == SimdLevel.Avx512 ? RowDots.F16Avx512((ushort*)row, x, n) : RowDots.F16Avx2((ushort*)row, x, n))
                     : level == SimdLevel.Avx512 ? RowDots.F32Avx512((float*)row, x, n) : RowDots.F32Avx2((float*)row, x, n);
             }
             return;

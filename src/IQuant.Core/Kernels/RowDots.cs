@@ -217,10 +217,42 @@ internal static unsafe class RowDots
         return s;
     }
 
+    /// <summary>16 fp16 → 16 f32 with 512-bit vectors; same algorithm and results as <see cref="HalfToSingle(Vector256{int})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> HalfToSingle512(Vector256<ushort> h)
+    {
+        var w = Avx512F.ConvertToVector512Int32(h);                         // zero-extended
+        var e = Avx512F.And(w, Vector512.Create(0x7C00));
+        var norm = Avx512F.Add(Avx512F.ShiftLeftLogical(Avx512F.And(w, Vector512.Create(0x7FFF)), 13), Vector512.Create(112 << 23));
+        var sub = Avx512F.Multiply(Avx512F.ConvertToVector512Single(Avx512F.And(w, Vector512.Create(0x3FF))), Vector512.Create(1f / 16777216f)).AsInt32();
+        var r = Vector512.ConditionalSelect(Vector512.Equals(e, Vector512<int>.Zero), sub, norm);
+        r = Vector512.ConditionalSelect(Vector512.Equals(e, Vector512.Create(0x7C00)), Avx512F.Add(norm, Vector512.Create(112 << 23)), r);
+        return Avx512F.Or(r, Avx512F.ShiftLeftLogical(Avx512F.And(w, Vector512.Create(0x8000)), 16)).AsSingle();
+    }
+
+    public static float F16Avx512(ushort* w, float* x, int n)
+    {
+        var a0 = Vector512<float>.Zero; var a1 = a0;
+        int i = 0;
+        for (; i + 32 <= n; i += 32)
+        {
+            a0 = Avx512F.FusedMultiplyAdd(HalfToSingle512(Avx.LoadVector256(w + i)), Avx512F.LoadVector512(x + i), a0);
+            a1 = Avx512F.FusedMultiplyAdd(HalfToSingle512(Avx.LoadVector256(w + i + 16)), Avx512F.LoadVector512(x + i + 16), a1);
+        }
+        var a = Avx512F.Add(a0, a1);
+        var v = Avx.Add(a.GetLower(), a.GetUpper());
+        for (; i + 8 <= n; i += 8) v = Fma.MultiplyAdd(HalfToSingle(Sse2.LoadVector128(w + i)), Avx.LoadVector256(x + i), v);
+        float s = HSum(v);
+        for (; i < n; i++) s += Fp16.ToFloat(w[i]) * x[i];
+        return s;
+    }
+
     /// <summary>Converts n fp16 values to f32 (used to reuse an F16 row across several activation rows).</summary>
     public static void F16ToF32(ushort* w, float* dst, int n, SimdLevel level)
     {
         int i = 0;
+        if (level == SimdLevel.Avx512)
+            for (; i + 16 <= n; i += 16) Avx512F.Store(dst + i, HalfToSingle512(Avx.LoadVector256(w + i)));
         if (level != SimdLevel.Scalar)
             for (; i + 8 <= n; i += 8) Avx.Store(dst + i, HalfToSingle(Sse2.LoadVector128(w + i)));
         for (; i < n; i++) dst[i] = Fp16.ToFloat(w[i]);

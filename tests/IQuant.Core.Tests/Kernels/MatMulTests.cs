@@ -251,6 +251,36 @@ public unsafe class MatMulTests
         }
     }
 
+    [Theory]
+    [InlineData("IQ4_KS")]
+    [InlineData("Q8_0")]
+    [InlineData("F16")]
+    public void Multiply_LargeBatch_TilesMatchSingleRows(string typeName)
+    {
+        // 150 activation rows span three 64-row tiles; every output must equal the one-row product (integer types
+        // exactly; F16 uses a different summation order for single rows, so compare within 1e-6 of Σ|w·x|).
+        var type = Enum.Parse<GgmlType>(typeName);
+        const int rows = 19, cols = 512, nVec = 150;
+        var weights = MakeWeights(type, rows, cols, 9);
+        var x = RandomValues(new Random(4), nVec * cols);
+        var all = Run(type, weights, rows, cols, x, nVec, SimdPolicy.Hardware, 2);
+        var wf = Dequantized(type, weights, rows, cols);
+        for (int v = 0; v < nVec; v += 7)
+        {
+            var one = Run(type, weights, rows, cols, x[(v * cols)..((v + 1) * cols)], 1, SimdPolicy.Hardware, 1);
+            for (int r = 0; r < rows; r++)
+            {
+                if (type != GgmlType.F16) Assert.Equal(one[r], all[v * rows + r]);
+                else
+                {
+                    double abs = 0;
+                    for (int c = 0; c < cols; c++) abs += Math.Abs(wf[r * cols + c] * x[v * cols + c]);
+                    Assert.True(Math.Abs(one[r] - all[v * rows + r]) <= 1e-6 * abs);
+                }
+            }
+        }
+    }
+
     [Fact]
     public void Multiply_ConcurrentCallsOnOnePool_AreSerializedAndCorrect()
     {
@@ -290,6 +320,12 @@ public unsafe class MatMulTests
             Assert.Throws<ArgumentException>(() => MatMul.Multiply(w, new float[256], 1, new float[3], null));
             byte* q = p;
             Assert.Throws<ArgumentException>(() => new WeightMatrix(GgmlType.IQ4_KS, 100, 4, q));
+            var row = new float[256];
+            w.DequantizeRow(3, row);
+            var expected = new float[256];
+            Codecs.Get(GgmlType.IQ4_KS).DequantizeRow(weights.AsSpan(3 * 140, 140), expected);
+            Assert.Equal(expected, row);
+            Assert.Throws<ArgumentOutOfRangeException>(() => new WeightMatrix(GgmlType.IQ4_KS, 256, 4, q).DequantizeRow(4, row));
         }
     }
 }
