@@ -100,7 +100,8 @@ public sealed class TextGenerator
         if (prompt.Count >= nCtx)
             throw new ArgumentException($"The prompt has {prompt.Count} tokens; the context holds {nCtx}.", nameof(prompt));
 
-        var sampler = new Sampler(_ctx.VocabSize, options.Sampling);
+        // Only ids the tokenizer knows can be sampled (some files pad token_embd beyond the vocabulary).
+        var sampler = new Sampler(Math.Min(_ctx.VocabSize, _tok.Count), options.Sampling);
         // ---- prompt: reuse the common prefix, evaluate the rest (at least the last token, for its logits) ----
         int common = 0;
         while (common < _cached.Count && common < prompt.Count && _cached[common] == prompt[common]) common++;
