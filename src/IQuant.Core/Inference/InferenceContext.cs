@@ -109,6 +109,8 @@ public sealed unsafe class InferenceContext : IDisposable
     public int Threads => _pool.Threads;
     /// <summary>Vocabulary size (values per logits row).</summary>
     public int VocabSize => _c.VocabSize;
+    /// <summary>Receives the inputs of every weight matrix multiplication (imatrix collection); null = none.</summary>
+    public IActivationObserver? ActivationObserver { get; set; }
     /// <summary>Bytes held by the KV cache.</summary>
     public long KvCacheBytes => 2L * _c.BlockCount * _kvDim * ContextLength * (KvCacheType == KvCacheType.F32 ? 4 : 2);
 
@@ -171,6 +173,7 @@ public sealed unsafe class InferenceContext : IDisposable
             // ---- attention ----
             for (int t = 0; t < n; t++)
                 RmsNorm(_x.AsSpan(t * d, d), L.AttnNorm, _xb.AsSpan(t * d, d), eps);
+            ActivationObserver?.Observe(l, ActivationSite.Attention, _xb.AsSpan(0, n * d), n, d);
             MatMul.Multiply(L.Wq, _xb, n, _q, _pool);
             MatMul.Multiply(L.Wk, _xb, n, _k, _pool);
             MatMul.Multiply(L.Wv, _xb, n, _v, _pool);
@@ -193,6 +196,7 @@ public sealed unsafe class InferenceContext : IDisposable
             }
             _attnJob.Set(l, pos0, n);
             _pool.Run(_attnJob, n * _c.HeadCount, 1);
+            ActivationObserver?.Observe(l, ActivationSite.AttentionOutput, _att.AsSpan(0, n * _qDim), n, _qDim);
             MatMul.Multiply(L.Wo, _att, n, _xb, _pool);
             var xs = _x.AsSpan(0, n * d);
             var xbs = _xb.AsSpan(0, n * d);
@@ -203,11 +207,13 @@ public sealed unsafe class InferenceContext : IDisposable
             // ---- feed-forward (SwiGLU) ----
             for (int t = 0; t < n; t++)
                 RmsNorm(_x.AsSpan(t * d, d), L.FfnNorm, _xb.AsSpan(t * d, d), eps);
+            ActivationObserver?.Observe(l, ActivationSite.FeedForward, _xb.AsSpan(0, n * d), n, d);
             MatMul.Multiply(L.WGate, _xb, n, _hb, _pool);
             MatMul.Multiply(L.WUp, _xb, n, _hb2, _pool);
             var g = _hb.AsSpan(0, n * ff);
             var u = _hb2.AsSpan(0, n * ff);
             SwiGlu(g, u);
+            ActivationObserver?.Observe(l, ActivationSite.FeedForwardDown, _hb.AsSpan(0, n * ff), n, ff);
             MatMul.Multiply(L.WDown, _hb, n, _xb, _pool);
             TensorPrimitives.Add(xs, xbs, xs);
         }
@@ -216,6 +222,7 @@ public sealed unsafe class InferenceContext : IDisposable
         if (nOut <= 0) return;
         for (int i = 0; i < nOut; i++)
             RmsNorm(_x.AsSpan((outFrom + i) * d, d), _model.OutputNorm, _xb.AsSpan(i * d, d), eps);
+        ActivationObserver?.Observe(-1, ActivationSite.Output, _xb.AsSpan(0, nOut * d), nOut, d);
         MatMul.Multiply(_model.Output, _xb, nOut, logits, _pool);
     }
 

@@ -14,7 +14,7 @@ namespace IQuant.PowerShell.Cmdlets;
 /// </summary>
 [Cmdlet(VerbsData.ConvertTo, "IQuant", DefaultParameterSetName = "Model", SupportsShouldProcess = true)]
 [OutputType(typeof(IQuantTensorResult), typeof(IQuantFileResult))]
-public sealed class ConvertToIQuantCommand : PSCmdlet
+public sealed partial class ConvertToIQuantCommand : PSCmdlet
 {
     /// <summary>Tensors from Get-GgufTensor.</summary>
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = "Tensor")]
@@ -22,14 +22,63 @@ public sealed class ConvertToIQuantCommand : PSCmdlet
 
     /// <summary>The model to quantize with the recipe of -Type.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Model")]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = "TargetBpw")]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = "TargetSize")]
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
     /// <summary>Target type (pipeline mode) or file type recipe (model mode).</summary>
-    [Parameter(Mandatory = true, Position = 1)]
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = "Model")]
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = "Tensor")]
     [ArgumentCompleter(typeof(TypeNameCompleter))]
     [ValidateNotNullOrEmpty]
     public string Type { get; set; } = "";
+
+    /// <summary>Automatic mix: the average bits per weight over all tensor data.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = "TargetBpw")]
+    [ValidateRange(0.5, 64.0)]
+    public double TargetBpw { get; set; }
+
+    /// <summary>Automatic mix: the size of the output file in bytes (e.g. 2.5GB).</summary>
+    [Parameter(Mandatory = true, ParameterSetName = "TargetSize")]
+    [ValidateRange(1, long.MaxValue)]
+    public long TargetSize { get; set; }
+
+    /// <summary>Automatic mix: the types a tensor may get (default IQ2_KS … Q8_0).</summary>
+    [Parameter(ParameterSetName = "TargetBpw")]
+    [Parameter(ParameterSetName = "TargetSize")]
+    [ArgumentCompleter(typeof(TypeNameCompleter))]
+    [ValidateNotNullOrEmpty]
+    public string[]? CandidateType { get; set; }
+
+    /// <summary>Automatic mix: calibration text for per-tensor sensitivity probes (KL-divergence against the source).</summary>
+    [Parameter(ParameterSetName = "TargetBpw")]
+    [Parameter(ParameterSetName = "TargetSize")]
+    [ValidateNotNullOrEmpty]
+    public string? CalibrationPath { get; set; }
+
+    /// <summary>Automatic mix: calibration chunks evaluated per probe.</summary>
+    [Parameter(ParameterSetName = "TargetBpw")]
+    [Parameter(ParameterSetName = "TargetSize")]
+    [ValidateRange(1, 10000)]
+    public int CalibrationChunks { get; set; } = MixCalibrationDefaults.Chunks;
+
+    /// <summary>Automatic mix: chunk length of the calibration probes.</summary>
+    [Parameter(ParameterSetName = "TargetBpw")]
+    [Parameter(ParameterSetName = "TargetSize")]
+    [ValidateRange(16, 1 << 20)]
+    public int CalibrationContext { get; set; } = 512;
+
+    /// <summary>Automatic mix: the types each tensor is probed at (default: the smallest candidate, the one nearest 4.5 bpw, and the largest).</summary>
+    [Parameter(ParameterSetName = "TargetBpw")]
+    [Parameter(ParameterSetName = "TargetSize")]
+    [ArgumentCompleter(typeof(TypeNameCompleter))]
+    public string[]? ProbeType { get; set; }
+
+    /// <summary>Automatic mix: where the analysis (measurements, probes) is cached; default the IQuant folder in the temp folder.</summary>
+    [Parameter(ParameterSetName = "TargetBpw")]
+    [Parameter(ParameterSetName = "TargetSize")]
+    public string? AnalysisPath { get; set; }
 
     /// <summary>Output file; default &lt;source base name&gt;-&lt;TYPE&gt;.gguf beside the source.</summary>
     [Parameter]
@@ -52,22 +101,30 @@ public sealed class ConvertToIQuantCommand : PSCmdlet
     [Parameter(ParameterSetName = "Model")]
     public SwitchParameter Pure { get; set; }
 
-    /// <summary>Model mode: per-tensor overrides, @{ 'regex' = 'type' } (llama-quantize --custom-q).</summary>
+    /// <summary>Model mode: per-tensor overrides, @{ 'regex' = 'type' } (llama-quantize --custom-q); in a mix, fixed types.</summary>
     [Parameter(ParameterSetName = "Model")]
+    [Parameter(ParameterSetName = "TargetBpw")]
+    [Parameter(ParameterSetName = "TargetSize")]
     public IDictionary? TensorType { get; set; }
 
     /// <summary>Model mode: type of output.weight (llama-quantize --output-tensor-type).</summary>
     [Parameter(ParameterSetName = "Model")]
+    [Parameter(ParameterSetName = "TargetBpw")]
+    [Parameter(ParameterSetName = "TargetSize")]
     [ArgumentCompleter(typeof(TypeNameCompleter))]
     public string? OutputTensorType { get; set; }
 
     /// <summary>Model mode: type of token_embd.weight (llama-quantize --token-embedding-type).</summary>
     [Parameter(ParameterSetName = "Model")]
+    [Parameter(ParameterSetName = "TargetBpw")]
+    [Parameter(ParameterSetName = "TargetSize")]
     [ArgumentCompleter(typeof(TypeNameCompleter))]
     public string? TokenEmbeddingType { get; set; }
 
     /// <summary>Model mode: copy output.weight unchanged (llama-quantize --leave-output-tensor).</summary>
     [Parameter(ParameterSetName = "Model")]
+    [Parameter(ParameterSetName = "TargetBpw")]
+    [Parameter(ParameterSetName = "TargetSize")]
     public SwitchParameter LeaveOutputTensor { get; set; }
 
     /// <summary>Split the output into shards of at most this many bytes of tensor data.</summary>
@@ -108,6 +165,16 @@ public sealed class ConvertToIQuantCommand : PSCmdlet
     /// <inheritdoc/>
     protected override void EndProcessing()
     {
+        if (IsMix)
+        {
+            ImatrixFile? mixImatrix = LoadImatrix();
+            var mixFiles = PathResolver.ResolveExisting(this, [Path], literal: false);
+            if (mixFiles.Count > 1 && OutFile is not null)
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException("-OutFile names one file but -Path matched several models."),
+                    "OutFileWithSeveralInputs", ErrorCategory.InvalidArgument, Path));
+            foreach (var f in mixFiles) ConvertFile(f, null, default, mixImatrix);
+            return;
+        }
         var type = ParseType(Type, nameof(Type));
         ImatrixFile? imatrix = LoadImatrix();
         if (ParameterSetName == "Model")
@@ -158,7 +225,7 @@ public sealed class ConvertToIQuantCommand : PSCmdlet
         }
     }
 
-    private string DefaultOutput(string source, GgmlType type)
+    private string DefaultOutput(string source, string type)
     {
         var dir = System.IO.Path.GetDirectoryName(source)!;
         var name = System.IO.Path.GetFileNameWithoutExtension(source);
@@ -179,9 +246,18 @@ public sealed class ConvertToIQuantCommand : PSCmdlet
             var warnings = new List<string>();
             List<TensorPlanItem> plan;
             LlamaFileType? fileType;
+            string label = IsMix ? "MIX" : type.ToString();
             try
             {
-                if (tensors is null)
+                if (IsMix)
+                {
+                    var mix = PlanMix(file, source, imatrix);
+                    if (mix is null) return;
+                    plan = mix.Items;
+                    fileType = mix.FileType;
+                    label = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"MIX-{mix.Bpw:0.00}bpw");
+                }
+                else if (tensors is null)
                 {
                     var ft = Recipe.FileTypeFor(type) ?? throw new QuantizePlanException("NoRecipeForType", "", $"There is no llama-quantize recipe for {type}; pipe tensors from Get-GgufTensor to convert them to {type}.");
                     var options = new RecipeOptions
@@ -211,7 +287,7 @@ public sealed class ConvertToIQuantCommand : PSCmdlet
             }
             foreach (var w in warnings) WriteWarning(w);
 
-            var outPath = OutFile is null ? DefaultOutput(source, type) : PathResolver.ResolveOutput(this, OutFile);
+            var outPath = OutFile is null ? DefaultOutput(source, label) : PathResolver.ResolveOutput(this, OutFile);
             var settings = new QuantizeSettings
             {
                 Threads = ThrottleLimit,
@@ -223,7 +299,7 @@ public sealed class ConvertToIQuantCommand : PSCmdlet
             };
 
             long planned = plan.Sum(p => p.TargetBytes), elements = plan.Sum(p => p.Tensor.Elements);
-            string action = $"Write {plan.Count(p => p.Quantize)} of {plan.Count} tensors as {type} ({planned / 1048576.0:0.##} MiB, {8.0 * planned / Math.Max(1, elements):0.###} bpw)";
+            string action = $"Write {plan.Count(p => p.Quantize)} of {plan.Count} tensors as {label} ({planned / 1048576.0:0.##} MiB, {8.0 * planned / Math.Max(1, elements):0.###} bpw)";
             if (!ShouldProcess(outPath, action))
             {
                 if (MyInvocation.BoundParameters.ContainsKey("WhatIf")) WritePlan(source, outPath, plan, fileType, planned, elements);
@@ -242,7 +318,7 @@ public sealed class ConvertToIQuantCommand : PSCmdlet
             long total = plan.Sum(p => p.Tensor.ByteSize);
             var progress = new SyncProgress<QuantizeProgress>(p => work.Post(c =>
             {
-                var rec = new ProgressRecord(1, $"ConvertTo-IQuant {System.IO.Path.GetFileName(source)} → {type}",
+                var rec = new ProgressRecord(1, $"ConvertTo-IQuant {System.IO.Path.GetFileName(source)} → {label}",
                     p.TensorIndex < p.TensorCount ? $"{p.TensorName} ({p.TensorIndex + 1}/{p.TensorCount}), {p.BytesDone / 1048576.0:0.#} of {p.BytesTotal / 1048576.0:0.#} MiB"
                                                   : "done")
                 { PercentComplete = p.BytesTotal == 0 ? 100 : (int)(100 * p.BytesDone / p.BytesTotal) };
