@@ -63,14 +63,14 @@ public sealed class TextGenerator
     private readonly InferenceContext _ctx;
     private readonly LlamaTokenizer _tok;
     private readonly List<int> _cached = [];
-    private readonly Decoder _utf8 = new UTF8Encoding(false, false).GetDecoder();
-    private readonly char[] _chars = new char[256];
+    private readonly TokenTextStream _stream;
 
     /// <summary>Creates a generator over <paramref name="context"/>.</summary>
     public TextGenerator(InferenceContext context, LlamaTokenizer? tokenizer = null)
     {
         _ctx = context ?? throw new ArgumentNullException(nameof(context));
         _tok = tokenizer ?? context.Model.Tokenizer;
+        _stream = new TokenTextStream(_tok);
     }
 
     /// <summary>The context.</summary>
@@ -130,7 +130,7 @@ public sealed class TextGenerator
         foreach (int t in prompt) history[nHist++] = t;
         var generated = new List<int>();
         var text = new StringBuilder();
-        _utf8.Reset();
+        _stream.Reset();
         bool trimming = options.TrimLeadingWhitespace;
         var one = new int[1];
         FinishReason reason;
@@ -142,7 +142,7 @@ public sealed class TextGenerator
             if (_tok.IsEog(next)) { reason = FinishReason.Stop; break; }
             generated.Add(next);
             history[nHist++] = next;
-            string piece = DecodePiece(next);
+            string piece = _stream.Append(next);
             if (trimming)
             {
                 piece = piece.TrimStart();
@@ -161,8 +161,8 @@ public sealed class TextGenerator
             _cached.Add(next);
         }
         // flush an incomplete UTF-8 sequence
-        int nc = _utf8.GetChars([], 0, 0, _chars, 0, flush: true);
-        if (nc > 0 && !trimming) { var tail = new string(_chars, 0, nc); text.Append(tail); onText?.Invoke(tail); }
+        string tail = _stream.Flush();
+        if (tail.Length > 0 && !trimming) { text.Append(tail); onText?.Invoke(tail); }
         sw.Stop();
         return new GenerationResult
         {
@@ -176,15 +176,40 @@ public sealed class TextGenerator
             Seed = sampler.Seed,
         };
     }
+}
 
-    private string DecodePiece(int id)
+/// <summary>
+/// Turns generated token ids into text as they come: the bytes of each piece go through one UTF-8 decoder, so a
+/// character split over several byte tokens is emitted whole, once its last byte arrives. Control tokens give no text.
+/// </summary>
+public sealed class TokenTextStream
+{
+    private readonly LlamaTokenizer _tok;
+    private readonly Decoder _utf8 = new UTF8Encoding(false, false).GetDecoder();
+    private readonly char[] _chars = new char[256];
+
+    /// <summary>Creates a stream for <paramref name="tokenizer"/>'s pieces.</summary>
+    public TokenTextStream(LlamaTokenizer tokenizer) => _tok = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
+
+    /// <summary>Forgets a pending partial character.</summary>
+    public void Reset() => _utf8.Reset();
+
+    /// <summary>The complete characters that token <paramref name="id"/> adds (possibly none).</summary>
+    public string Append(int id)
     {
         var bytes = _tok.TokenToPieceBytes(id, special: false);
         if (bytes.Length == 0) return "";
-        int max = _utf8.GetCharCount(bytes, flush: false);
-        if (max == 0) return "";
+        // Always decode (GetCharCount would not keep a lead byte in the decoder's state).
+        int max = bytes.Length + 4;
         Span<char> dst = max <= _chars.Length ? _chars : new char[max];
         int n = _utf8.GetChars(bytes, dst, flush: false);
-        return new string(dst.Slice(0, n));
+        return n == 0 ? "" : new string(dst.Slice(0, n));
+    }
+
+    /// <summary>Whatever a truncated character leaves (U+FFFD), at the end of generation.</summary>
+    public string Flush()
+    {
+        int n = _utf8.GetChars([], _chars, flush: true);
+        return new string(_chars, 0, n);
     }
 }

@@ -99,3 +99,22 @@ public sealed class GenerationTests
         Assert.True(m.Tokenizer.IsEog(2));
     }
 }
+
+public sealed class TokenTextStreamTests
+{
+    [Fact]
+    public void CharactersSplitOverByteTokensComeOutWhole()
+    {
+        using var m = LlamaModel.Load(TestPaths.DemoModel);
+        var tok = m.Tokenizer;
+        const string text = "Grüße 🙂 über 日本";
+        var ids = tok.Encode(text, addBos: true, parseSpecial: false);
+        Assert.Contains(ids, id => tok.GetAttributes(id).HasFlag(IQuant.Core.Tokenization.LlamaTokenAttributes.Byte));
+        var s = new TokenTextStream(tok);
+        var parts = ids.Select(s.Append).ToList();
+        parts.Add(s.Flush());
+        Assert.DoesNotContain(parts, p => p.Contains('\uFFFD'));
+        Assert.Equal(" " + text, string.Concat(parts));   // SentencePiece's leading space
+        Assert.Equal("", parts[0]);                          // BOS gives no text
+    }
+}
