@@ -16,8 +16,8 @@ public sealed record MixSettings
     /// <summary>The default candidate types (IQ2_KS … Q8_0).</summary>
     public static readonly IReadOnlyList<GgmlType> DefaultCandidates =
     [
-        GgmlType.IQ2_KS, GgmlType.IQ2_K, GgmlType.IQ3_KS, GgmlType.IQ3_K, GgmlType.IQ4_KS, GgmlType.IQ4_K,
-        GgmlType.IQ5_KS, GgmlType.IQ5_K, GgmlType.IQ6_K, GgmlType.Q8_0,
+        GgmlType.IQ2_KS, GgmlType.IQ2_K, GgmlType.IQ2_KL, GgmlType.IQ3_KS, GgmlType.IQ3_K, GgmlType.IQ4_KSS, GgmlType.IQ4_KS,
+        GgmlType.IQ4_K, GgmlType.IQ5_KS, GgmlType.IQ5_K, GgmlType.IQ6_K, GgmlType.Q6_K, GgmlType.Q8_0,
     ];
 
     /// <summary>Types a tensor may get (each subject to the row-length fallback of spec §8.3).</summary>
@@ -49,8 +49,14 @@ public sealed record MixCalibration
     public int Chunks { get; init; } = 4;
     /// <summary>Chunk length.</summary>
     public int Context { get; init; } = 512;
-    /// <summary>Types each tensor is probed at; default: the smallest candidate and the candidate nearest 4.5 bpw.</summary>
+    /// <summary>Types each tensor is probed at; default <see cref="MixPlanner.DefaultProbeTypes"/>.</summary>
     public IReadOnlyList<GgmlType>? ProbeTypes { get; init; }
+    /// <summary>
+    /// Probe every candidate of the tensors that have no imatrix entry (output.weight, token_embd.weight): their
+    /// error measure (norm-gain or uniform weights) ranks types less reliably than an imatrix does — e.g. Q6_K beats
+    /// IQ6_K on a model's output tensor although its weighted error is larger — and they are the most sensitive tensors.
+    /// </summary>
+    public bool ProbeAllTypesWithoutImatrix { get; init; } = true;
     /// <summary>Folder for the temporary probe models and reference logits; default the system temp folder.</summary>
     public string? WorkDirectory { get; init; }
 }
@@ -163,7 +169,7 @@ public static class MixPlanner
         sb.Append(s.OutputTensorType).Append('|').Append(s.TokenEmbeddingType).Append('|');
         if (cal is not null)
             sb.Append("cal:").Append(cal.TextId).Append(':').Append(cal.Chunks).Append(':').Append(cal.Context).Append(':')
-              .Append(string.Join(",", cal.ProbeTypes ?? [])).Append('|');
+              .Append(string.Join(",", cal.ProbeTypes ?? [])).Append(':').Append(cal.ProbeAllTypesWithoutImatrix).Append('|');
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..32];
     }
 
@@ -359,13 +365,17 @@ public static class MixPlanner
                 reference = LogitsBaseFile.ReadHeader(refPath);
             }
             var byName = f.Tensors.ToDictionary(t => t.Name);
-            int steps = tensors.Count * probeTypes.Count, step = 0;
+            List<GgmlType> TypesFor(MixTensorAnalysis ta) =>
+                cal.ProbeAllTypesWithoutImatrix && ta.ErrorWeights != "imatrix"
+                    ? [.. probeTypes, .. ta.Candidates.Select(c => c.Type).Where(c => !probeTypes.Contains(c))]
+                    : probeTypes;
+            int steps = tensors.Sum(ta => TypesFor(ta).Count), step = 0;
             var qs = new QuantizeSettings { Threads = s.Threads, Overwrite = true, MeasureError = false, AllowRequantize = s.AllowRequantize };
             var md = ModelQuantizer.BuildMetadata(f.Metadata, null, null);
             foreach (var ta in tensors)
             {
                 var t = byName[ta.Name];
-                foreach (var p in probeTypes)
+                foreach (var p in TypesFor(ta))
                 {
                     ct.ThrowIfCancellationRequested();
                     progress?.Report(new MixProgress("Probing", step++, steps, $"{ta.Name} as {p}"));

@@ -44,7 +44,7 @@ public sealed partial class ConvertToIQuantCommand : PSCmdlet
     [ValidateRange(1, long.MaxValue)]
     public long TargetSize { get; set; }
 
-    /// <summary>Automatic mix: the types a tensor may get (default IQ2_KS … Q8_0).</summary>
+    /// <summary>Automatic mix: the types a tensor may get (default IQ2_KS … Q8_0, see MixSettings.DefaultCandidates).</summary>
     [Parameter(ParameterSetName = "TargetBpw")]
     [Parameter(ParameterSetName = "TargetSize")]
     [ArgumentCompleter(typeof(TypeNameCompleter))]
@@ -69,7 +69,7 @@ public sealed partial class ConvertToIQuantCommand : PSCmdlet
     [ValidateRange(16, 1 << 20)]
     public int CalibrationContext { get; set; } = 512;
 
-    /// <summary>Automatic mix: the types each tensor is probed at (default: the smallest candidate, the one nearest 4.5 bpw, and the largest).</summary>
+    /// <summary>Automatic mix: the types each tensor is probed at (default: the smallest candidate, those nearest 4.5 and 6.5 bpw, and the largest).</summary>
     [Parameter(ParameterSetName = "TargetBpw")]
     [Parameter(ParameterSetName = "TargetSize")]
     [ArgumentCompleter(typeof(TypeNameCompleter))]
