@@ -120,7 +120,7 @@ function Invoke-Test {
             [xml] $x = Get-Content $trxFile.FullName -Raw
             $c = $x.TestRun.ResultSummary.Counters
             $passed += [int]$c.passed; $failed += [int]$c.failed + [int]$c.error + [int]$c.timeout
-            $skipped += [int]$c.notExecuted
+            $skipped += [int]$c.total - [int]$c.executed   # xunit v3's trx leaves notExecuted at 0 for skips
         } elseif ($xunitExit -ne 0) { $failed += 1 }
         if ($xunitExit -ne 0 -and $failed -eq 0) { $failed += 1 }
     }

@@ -1,46 +1,35 @@
-# The main job on the bundled demo model. Run through `build.ps1 Demo` (which builds first).
+# The main job on the bundled demo model: look, measure, quantize, run. Run through `build.ps1 Demo`.
 $ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
 $root = Split-Path $PSScriptRoot -Parent
 Import-Module (Join-Path $root 'IQuant.psd1') -Force
 $model = Join-Path $root 'models/iquant-demo-f16.gguf'
+$work = Join-Path $root 'out/demo'
+New-Item -ItemType Directory -Force -Path $work | Out-Null
+$quantized = Join-Path $work 'iquant-demo-IQ4_KS.gguf'
+$eval = Join-Path $root 'models/demo-eval.txt'
 
-Write-Host "`n== The types IQuant writes ==" -ForegroundColor Cyan
-Get-IQuantType | Where-Object CanQuantize | Format-Table | Out-Host
+function Section([string] $title) { Write-Host "`n== $title ==" -ForegroundColor Cyan }
 
-if (Get-Command Get-GgufModel -ErrorAction SilentlyContinue) {
-    Write-Host "== Model summary ==" -ForegroundColor Cyan
-    Get-GgufModel $model | Format-List | Out-Host
-    Write-Host "== The ten largest tensors ==" -ForegroundColor Cyan
-    Get-GgufTensor $model | Sort-Object Size -Descending | Select-Object -First 10 | Format-Table | Out-Host
-}
+Section 'Model summary: Get-GgufModel'
+Get-GgufModel $model | Format-List Name, Architecture, Parameters, FileType, Bpw, FileSize, ContextLength, TensorCount | Out-Host
 
-if (Get-Command Invoke-IQuantChat -ErrorAction SilentlyContinue) {
-    # Quantize, then run: a one-prompt chat and a short perplexity run on the quantized model and its source.
-    $outDir = Join-Path $root 'out/demo'
-    New-Item -ItemType Directory -Force -Path $outDir | Out-Null
-    $quantized = Join-Path $outDir 'iquant-demo-IQ4_KS.gguf'
-    Write-Host "== ConvertTo-IQuant -Path models/iquant-demo-f16.gguf -Type IQ4_KS ==" -ForegroundColor Cyan
-    ConvertTo-IQuant -Path $model -Type IQ4_KS -OutFile $quantized -Force | Select-Object -Last 1 | Format-List | Out-Host
+Section 'The ten largest tensors: Get-GgufTensor | Sort-Object Size -Descending'
+Get-GgufTensor $model | Sort-Object Size -Descending | Select-Object -First 10 | Format-Table | Out-Host
 
-    Write-Host "== Invoke-IQuantChat (the demo model is a base model: plain completion) ==" -ForegroundColor Cyan
-    Write-Host "> In the beginning" -ForegroundColor Green
-    $r = Invoke-IQuantChat -Model $quantized -Prompt 'In the beginning' -Raw -Temperature 0 -MaxTokens 48
-    $r | Format-Table GeneratedTokens, TokensPerSecond, FinishReason | Out-Host
+Section 'What each type would cost on layer 0: Measure-IQuantError'
+Get-GgufTensor $model -Name 'blk.0.ffn_[gud]*.weight' | Measure-IQuantError -Type IQ2_KS, IQ3_KS, IQ4_KS |
+    Sort-Object Name, Bpw | Format-Table | Out-Host
 
-    Write-Host "== Measure-IQuantPerplexity (first 8 chunks of 512 tokens) ==" -ForegroundColor Cyan
-    $shared = if ($env:IQUANT_SHARED) { $env:IQUANT_SHARED } else { Join-Path $root '../shared' }
-    $text = Join-Path $shared 'models/eval-public.txt'
-    if (-not (Test-Path $text)) {
-        # Without the shared folder: a text written by the model itself (a perplexity run still shows the method).
-        $text = Join-Path $outDir 'demo-text.txt'
-        $gen = Invoke-IQuantChat -Model $model -Prompt 'And it came to pass' -Raw -Seed 1 -MaxTokens 0 -Context 512 -NoStream
-        $gen2 = Invoke-IQuantChat -Model $model -Prompt 'And God said' -Raw -Seed 2 -MaxTokens 0 -Context 512 -NoStream
-        $gen3 = Invoke-IQuantChat -Model $model -Prompt 'Blessed is the man' -Raw -Seed 3 -MaxTokens 0 -Context 512 -NoStream
-        Set-Content -LiteralPath $text -Value ($gen.Text, $gen2.Text, $gen3.Text -join "`n")
-    }
-    $chunks = 8
-    $ctx = 512
-    $n = Get-IQuantToken -Model $model -Text (Get-Content -Raw $text) -Count
-    if ($n -lt 2 * $ctx) { $ctx = 128 }
-    Measure-IQuantPerplexity -Model $model, $quantized -Path $text -Context $ctx -Chunks $chunks | Format-Table | Out-Host
-}
+Section 'Quantize: Get-GgufTensor | Where Size -gt 100KB | ConvertTo-IQuant -Type IQ4_KS'
+$results = Get-GgufTensor $model | Where-Object Size -gt 100KB | ConvertTo-IQuant -Type IQ4_KS -OutFile $quantized -Force
+$results | Where-Object { $_ -is [IQuant.IQuantTensorResult] -and $_.Quantized } | Select-Object -First 8 | Format-Table | Out-Host
+$results | Where-Object { $_ -is [IQuant.IQuantFileResult] } | Format-List | Out-Host
+
+Section 'Chat with the quantized model: Invoke-IQuantChat -Raw (the demo model is a Bible-text completion model)'
+$answer = Invoke-IQuantChat -Model $quantized -Prompt 'In the beginning God created' -Raw -MaxTokens 48 -Temperature 0 -RepeatPenalty 1.15
+$answer | Format-List PromptTokens, GeneratedTokens, TokensPerSecond, FinishReason | Out-Host
+
+Section 'Perplexity: F16 and IQ4_KS on held-out text (4 chunks of 512 tokens)'
+Measure-IQuantPerplexity -Model $model, $quantized -Path $eval -Context 512 -Chunks 4 |
+    Format-Table Model, PPL, Error, Chunks, Tokens | Out-Host

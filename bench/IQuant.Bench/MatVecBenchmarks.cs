@@ -10,8 +10,8 @@ using IQuant.Core.Types;
 namespace IQuant.Bench;
 
 /// <summary>
-/// Matrix × activations on quantized weights (IQuant.Core.Kernels.MatMul). Case = "TYPE COLSxROWS vN tT":
-/// a ROWS×COLS weight matrix (COLS = ne0, the input size), N activation rows, T threads. Weights are random bytes
+/// Matrix × activations on quantized weights (IQuant.Core.Kernels.MatMul). Case = "TYPE SHAPE vN tT": SHAPE "sq" =
+/// 4096×4096, "ffn" = 2048 inputs × 5632 outputs (ffn_up/gate of a 1B llama), or COLSxROWS; N activation rows, T threads. Weights are random bytes
 /// (any bit pattern is a valid block; the speed does not depend on the values) with sane row scales. The GB/s
 /// column is weight bytes streamed per second.
 /// </summary>
@@ -25,9 +25,9 @@ public unsafe class MatVecBenchmarks
 
     public static IEnumerable<string> Cases =>
     [
-        "IQ4_KS 4096x4096 v1 t1", "IQ2_KS 4096x4096 v1 t1", "Q8_0 4096x4096 v1 t1", "F16 4096x4096 v1 t1",
-        "IQ4_KS 2048x5632 v1 t1", "IQ2_KS 2048x5632 v1 t1", "IQ4_KS 2048x5632 v1 t2", "IQ2_KS 2048x5632 v1 t2",
-        "IQ4_KS 4096x4096 v64 t1", "Q8_0 4096x4096 v64 t1",
+        "IQ4_KS sq v1 t1", "IQ2_KS sq v1 t1", "Q8_0 sq v1 t1", "F16 sq v1 t1",
+        "IQ4_KS ffn v1 t1", "IQ2_KS ffn v1 t1", "IQ4_KS ffn v1 t2", "IQ2_KS ffn v1 t2",
+        "IQ4_KS sq v64 t1", "Q8_0 sq v64 t1",
     ];
 
     [ParamsSource(nameof(Cases))]
@@ -42,7 +42,7 @@ public unsafe class MatVecBenchmarks
     internal static (GgmlType type, int cols, int rows, int nVec, int threads) Parse(string c)
     {
         var p = c.Split(' ');
-        var dims = p[1].Split('x');
+        var dims = (p[1] switch { "sq" => "4096x4096", "ffn" => "2048x5632", var d => d }).Split('x');
         return (Enum.Parse<GgmlType>(p[0]), int.Parse(dims[0]), int.Parse(dims[1]), int.Parse(p[2][1..]), int.Parse(p[3][1..]));
     }
 

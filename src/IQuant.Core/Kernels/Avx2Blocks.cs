@@ -4,6 +4,10 @@ using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using IQuant.Core.Quants;
 
+// Shift counts and table offsets derive from the sub-block index k, which is a constant after the fused kernels'
+// unrolled steps are inlined, so the JIT emits immediate forms.
+#pragma warning disable CA1857
+
 namespace IQuant.Core.Kernels;
 
 /// <summary>
@@ -24,6 +28,12 @@ internal unsafe interface IAvx2Block
     /// </summary>
     bool HasCorr { get; }
     Vector256<short> Corr16 { get; }
+    /// <summary>
+    /// True if <see cref="Values"/> returns unsigned values <c>u = v + o</c> small enough for an exact
+    /// <c>pmaddubsw(u, q)</c> (2·max u·127 ≤ 32767); the offset is removed through <see cref="Corr16"/> (−o·Ls16).
+    /// Otherwise the values are signed and the kernels use <c>pmaddubsw(|v|, sign(q, v))</c>.
+    /// </summary>
+    bool Unsigned { get; }
     /// <summary>Reads the scales of super-block <paramref name="b"/> of the row starting at <paramref name="row"/>.</summary>
     void Begin(byte* row, int b);
     float D { get; }
@@ -31,6 +41,8 @@ internal unsafe interface IAvx2Block
     Vector256<short> Ls16 { get; }
     Vector256<short> M16 { get; }
     Vector256<sbyte> Values(int k);
+    /// <summary>Weights 64·k2 .. 64·k2+63 as one zmm (same values as Values(2·k2), Values(2·k2+1)).</summary>
+    Vector512<sbyte> Values512(int k2);
 }
 
 /// <summary>Shared tables and bit helpers of the AVX2 blocks.</summary>
@@ -38,13 +50,13 @@ internal static unsafe class Avx2Util
 {
     public static readonly sbyte* Tab = BuildTables();
     public const int Iq4ks = 0;        // iq4k normal table, both lanes
-    public const int Iq2ks = 32;       // iq2nl normal (4 entries)
-    public const int Iq3ks = 64;       // iq3nl normal (8 entries)
+    public const int Iq2ks = 32;       // iq2nl normal + 32 (4 entries, unsigned)
+    public const int Iq3ks = 64;       // iq3nl normal + 64 (8 entries, unsigned)
     public const int Iq5lo = 96;       // iq5nl normal entries 0..15, both lanes
     public const int Iq5hi = 128;      // iq5nl normal entries 16..31
     public const int Iq6 = 160;        // 4 ymm: iq6nl entries 0..15, 16..31, 32..47, 48..63 (both lanes)
     public const int Iq6Hi = 288;      // iq6nl entries 32..63 as one 32-byte table (for vpermi2b)
-    public const int Kl = 320;         // IQ2_KL: 32 first values, then 32 second values
+    public const int Kl = 320;         // IQ2_KL: 32 first values, then 32 second values (each + 64, unsigned)
     public const int Iq6Lo = 384;      // iq6nl entries 0..31 as one 32-byte table
     private const int Size = 416;
 
@@ -58,18 +70,36 @@ internal static unsafe class Avx2Util
         }
         var q4 = Tables.Iq4k; var q2 = Tables.Iq2nl; var q3 = Tables.Iq3nl; var q5 = Tables.Iq5nl; var q6 = Tables.Iq6nl;
         Fill(Iq4ks, q4[..16]);
-        Fill(Iq2ks, q2[..4]);
-        Fill(Iq3ks, q3[..8]);
+        Span<sbyte> u = stackalloc sbyte[8];
+        for (int i = 0; i < 4; i++) u[i] = (sbyte)(q2[i] + 32);
+        Fill(Iq2ks, u[..4]);
+        for (int i = 0; i < 8; i++) u[i] = (sbyte)(q3[i] + 64);
+        Fill(Iq3ks, u[..8]);
         Fill(Iq5lo, q5[..16]); Fill(Iq5hi, q5[16..32]);
         for (int k = 0; k < 4; k++) Fill(Iq6 + 32 * k, q6.Slice(16 * k, 16));
         for (int i = 0; i < 32; i++) { t[Iq6Lo + i] = q6[i]; t[Iq6Hi + i] = q6[32 + i]; }
         var kl = Tables.Iq2klPairs;
-        for (int i = 0; i < 32; i++) { t[Kl + i] = (sbyte)(kl[i] & 0xFF); t[Kl + 32 + i] = (sbyte)(kl[i] >> 8); }
+        for (int i = 0; i < 32; i++) { t[Kl + i] = (sbyte)((sbyte)(kl[i] & 0xFF) + 64); t[Kl + 32 + i] = (sbyte)((sbyte)(kl[i] >> 8) + 64); }
         return t;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> T(int off) => Avx.LoadAlignedVector256(Tab + off);
+
+    /// <summary>A 32-byte table broadcast to both halves of a zmm.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<sbyte> T512(int off) => Avx512F.BroadcastVector256ToVector512((long*)(Tab + off)).AsSByte();
+
+    private static readonly Vector512<long> s_lanes2 = Vector512.Create(0L, 1, 0, 1, 2, 3, 2, 3);
+    private static readonly Vector512<ulong> s_shift2 = Vector512.Create(0UL, 0, 4, 4, 0, 0, 4, 4);
+
+    /// <summary>32 bytes (two 16-byte groups A, B) → 64 nibbles: [A low | A high | B low | B high] (128-bit lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<sbyte> Nibbles32(byte* p)
+    {
+        var v = Avx512F.PermuteVar8x64(Vector512.Create(Avx.LoadVector256((long*)p), Vector256<long>.Zero), s_lanes2);
+        return Avx512F.And(Avx512F.ShiftRightLogicalVariable(v.AsUInt64(), s_shift2).AsSByte(), Vector512.Create((sbyte)15));
+    }
 
     /// <summary>16 bytes → 32 nibbles: lane 0 = low nibbles, lane 1 = high nibbles.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -96,10 +126,10 @@ internal static unsafe class Avx2Util
         Avx2.ConvertToVector256Int16(Vector128.Create(Bmi2.X64.ParallelBitDeposit(bits & 0xFF, 0x0101010101010101UL),
             Bmi2.X64.ParallelBitDeposit((bits >> 8) & 0xFF, 0x0101010101010101UL)).AsByte());
 
-    /// <summary><c>ls · c · flag</c> per 16-group (flags 0/1 as int16).</summary>
+    /// <summary><c>ls · (c · flag − o)</c> per 16-group (flags 0/1 as int16; o = unsigned table offset).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<short> Corr(Vector256<short> ls, Vector256<short> flags, short c) =>
-        Avx2.MultiplyLow(ls, Avx2.MultiplyLow(flags, Vector256.Create(c)));
+    public static Vector256<short> Corr(Vector256<short> ls, Vector256<short> flags, short c, short o = 0) =>
+        Avx2.MultiplyLow(ls, Avx2.Subtract(Avx2.MultiplyLow(flags, Vector256.Create(c)), Vector256.Create(o)));
 
     /// <summary>Bits 0..7 of <paramref name="bits"/> as bytes 0/1.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -145,6 +175,7 @@ internal unsafe struct Iq4KsBlock : IAvx2Block
     public bool HasMin => false;
     public bool Sub32 => true;
     public bool HasCorr => true;
+    public bool Unsigned => false;
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -163,6 +194,38 @@ internal unsafe struct Iq4KsBlock : IAvx2Block
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<sbyte> Values(int k) => Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq4ks), Avx2Util.Nibbles16(_x + 8 + 16 * k));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Avx512BW.Shuffle(Avx2Util.T512(Avx2Util.Iq4ks), Avx2Util.Nibbles32(_x + 8 + 32 * k2));
+}
+
+internal unsafe struct Iq4XsBlock : IAvx2Block
+{
+    private byte* _x;
+    public bool HasMin => false;
+    public bool Sub32 => true;
+    public bool HasCorr => false;
+    public bool Unsigned => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
+    public float D { get; private set; }
+    public float DMin => 0;
+    public Vector256<short> Ls16 { get; private set; }
+    public Vector256<short> M16 => default;
+    public Vector256<short> Corr16 => default;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Begin(byte* row, int b)
+    {
+        _x = row + 136 * b;
+        D = Avx2Util.F16(_x);
+        var nib = Avx2Util.Nibbles8(*(uint*)(_x + 4));
+        var hi = Sse2.ShiftLeftLogical(Avx2Util.Pairs8(*(ushort*)(_x + 2)).AsUInt16(), 4).AsByte();
+        Ls16 = Avx2.Subtract(Avx2Util.Dup8(Sse2.Or(nib, hi)), Vector256.Create((short)32));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<sbyte> Values(int k) => Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq4ks), Avx2Util.Nibbles16(_x + 8 + 16 * k));
 }
 
 internal unsafe struct Iq4KssBlock : IAvx2Block
@@ -171,6 +234,9 @@ internal unsafe struct Iq4KssBlock : IAvx2Block
     public bool HasMin => false;
     public bool Sub32 => true;
     public bool HasCorr => true;
+    public bool Unsigned => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -212,6 +278,7 @@ internal unsafe struct Iq2KsBlock : IAvx2Block
     public bool HasMin => false;
     public bool Sub32 => true;
     public bool HasCorr => true;
+    public bool Unsigned => true;
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -227,7 +294,7 @@ internal unsafe struct Iq2KsBlock : IAvx2Block
         var nib = Avx2Util.Nibbles8(*(uint*)(_x + 2));
         var hi = Sse2.ShiftLeftLogical(Avx2Util.Bits8(extra >> 8).AsUInt16(), 4).AsByte();
         Ls16 = Avx2.Subtract(Avx2Util.Dup8(Sse2.Or(nib, hi)), Vector256.Create((short)16));
-        Corr16 = Avx2Util.Corr(Ls16, Avx2Util.Dup8(Avx2Util.Bits8(extra & 0xFF)), 5);
+        Corr16 = Avx2Util.Corr(Ls16, Avx2Util.Dup8(Avx2Util.Bits8(extra & 0xFF)), 5, 32);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -237,6 +304,17 @@ internal unsafe struct Iq2KsBlock : IAvx2Block
         var idx = Avx2.And(Avx2.ShiftRightLogical(q, (byte)(2 * (k & 3))).AsByte(), Vector256.Create((byte)3));
         return Avx2.Shuffle(Avx2Util.T(Avx2Util.Iq2ks), idx.AsSByte());
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2)
+    {
+        // Sub-blocks 2·k2 and 2·k2+1 share the 32 bytes of half k2/2; shift by 2·(2k2 % 4) and 2·(2k2 % 4) + 2.
+        var q = Avx512F.BroadcastVector256ToVector512((ulong*)(_x + 6 + 32 * (k2 >> 1))).AsUInt16();
+        int s = 4 * (k2 & 1);
+        var idx = Avx512BW.And(Avx512BW.ShiftRightLogicalVariable(q, Vector512.Create(Vector256.Create((ushort)s), Vector256.Create((ushort)(s + 2)))).AsByte(),
+            Vector512.Create((byte)3));
+        return Avx512BW.Shuffle(Avx2Util.T512(Avx2Util.Iq2ks), idx.AsSByte());
+    }
 }
 
 internal unsafe struct Iq3KsBlock : IAvx2Block
@@ -245,6 +323,9 @@ internal unsafe struct Iq3KsBlock : IAvx2Block
     public bool HasMin => false;
     public bool Sub32 => true;
     public bool HasCorr => true;
+    public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -261,7 +342,7 @@ internal unsafe struct Iq3KsBlock : IAvx2Block
         var nib = Vector128.CreateScalar((ulong)(sc & 0x0F0F0F0F) | ((ulong)((sc >> 4) & 0x0F0F0F0F) << 32)).AsByte();
         var hi = Sse2.ShiftLeftLogical(Avx2Util.Bits8(extra & 0xFF).AsUInt16(), 4).AsByte();
         Ls16 = Avx2.Subtract(Avx2Util.Dup8(Sse2.Or(nib, hi)), Vector256.Create((short)16));
-        Corr16 = Avx2Util.Corr(Ls16, Avx2Util.Dup8(Avx2Util.Bits8(extra >> 8)), 4);
+        Corr16 = Avx2Util.Corr(Ls16, Avx2Util.Dup8(Avx2Util.Bits8(extra >> 8)), 4, 64);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -280,6 +361,9 @@ internal unsafe struct Iq2KBlock : IAvx2Block
     public bool HasMin => false;
     public bool Sub32 => false;
     public bool HasCorr => true;
+    public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -292,7 +376,7 @@ internal unsafe struct Iq2KBlock : IAvx2Block
         _x = row + 76 * b;
         D = Avx2Util.F16(_x);
         Ls16 = Avx2.Subtract(Avx2.ConvertToVector256Int16(Avx2Util.Nibbles16(*(ulong*)(_x + 4))), Vector256.Create((short)8));
-        Corr16 = Avx2Util.Corr(Ls16, Avx2Util.Bits16(*(ushort*)(_x + 2)), 5);
+        Corr16 = Avx2Util.Corr(Ls16, Avx2Util.Bits16(*(ushort*)(_x + 2)), 5, 32);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -310,6 +394,9 @@ internal unsafe struct Iq3KBlock : IAvx2Block
     public bool HasMin => false;
     public bool Sub32 => false;
     public bool HasCorr => true;
+    public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -328,7 +415,7 @@ internal unsafe struct Iq3KBlock : IAvx2Block
         var bits = s_bits;
         var neg = Avx2.CompareEqual(Avx2.And(Vector256.Create(*(short*)(_x + 4)), bits), bits);
         Ls16 = Avx2.Subtract(Avx2.Xor(ls, neg), neg);
-        Corr16 = Avx2Util.Corr(Ls16, Avx2Util.Bits16(*(ushort*)(_x + 2)), 4);
+        Corr16 = Avx2Util.Corr(Ls16, Avx2Util.Bits16(*(ushort*)(_x + 2)), 4, 64);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -359,6 +446,9 @@ internal unsafe struct Iq4KBlock : IAvx2Block
     public bool HasMin => false;
     public bool Sub32 => false;
     public bool HasCorr => true;
+    public bool Unsigned => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -384,6 +474,9 @@ internal unsafe struct Iq5KBlock : IAvx2Block
     public bool HasMin => false;
     public bool Sub32 => false;
     public bool HasCorr => true;
+    public bool Unsigned => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -415,6 +508,9 @@ internal unsafe struct Iq5KsBlock : IAvx2Block
     public bool HasMin => false;
     public bool Sub32 => true;
     public bool HasCorr => true;
+    public bool Unsigned => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -447,6 +543,9 @@ internal unsafe struct Iq6KBlock : IAvx2Block
     public bool HasMin => false;
     public bool Sub32 => false;
     public bool HasCorr => true;
+    public bool Unsigned => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
@@ -485,6 +584,9 @@ internal unsafe struct Iq6KVbmiBlock : IAvx2Block
     public bool HasMin => false;
     public bool Sub32 => false;
     public bool HasCorr => true;
+    public bool Unsigned => false;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D => _b.D;
     public float DMin => 0;
     public Vector256<short> Ls16 => _b.Ls16;
@@ -513,12 +615,15 @@ internal unsafe struct Iq2KlBlock : IAvx2Block
     private byte* _x;
     public bool HasMin => false;
     public bool Sub32 => true;
-    public bool HasCorr => false;
+    public bool HasCorr => true;
+    public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
-    public Vector256<short> Corr16 => default;
+    public Vector256<short> Corr16 { get; private set; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
@@ -529,6 +634,7 @@ internal unsafe struct Iq2KlBlock : IAvx2Block
         var nib = Vector128.CreateScalar((ulong)(sc & 0x0F0F0F0F) | ((ulong)((sc >> 4) & 0x0F0F0F0F) << 32)).AsByte();
         var hi = Sse2.ShiftLeftLogical(Avx2Util.Pairs8(*(ushort*)_x).AsUInt16(), 4).AsByte();
         Ls16 = Avx2.Subtract(Avx2Util.Dup8(Sse2.Or(nib, hi)), Vector256.Create((short)32));
+        Corr16 = Avx2.MultiplyLow(Ls16, Vector256.Create((short)-64));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -550,6 +656,9 @@ internal unsafe struct Q2KBlock : IAvx2Block
     public bool HasMin => true;
     public bool Sub32 => false;
     public bool HasCorr => false;
+    public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin { get; private set; }
     public Vector256<short> Ls16 { get; private set; }
@@ -580,12 +689,15 @@ internal unsafe struct Q3KBlock : IAvx2Block
     private byte* _x;
     public bool HasMin => false;
     public bool Sub32 => false;
-    public bool HasCorr => false;
+    public bool HasCorr => true;
+    public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
-    public Vector256<short> Corr16 => default;
+    public Vector256<short> Corr16 { get; private set; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
@@ -599,6 +711,7 @@ internal unsafe struct Q3KBlock : IAvx2Block
             ((a0 >> 4) & 0x0f0f0f0f) | (((a2 >> 4) & 0x03030303) << 4),
             ((a1 >> 4) & 0x0f0f0f0f) | (((a2 >> 6) & 0x03030303) << 4));
         Ls16 = Avx2.Subtract(Avx2.ConvertToVector256Int16(s.AsByte()), Vector256.Create((short)32));
+        Corr16 = Avx2.MultiplyLow(Ls16, Vector256.Create((short)-4));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -607,7 +720,7 @@ internal unsafe struct Q3KBlock : IAvx2Block
         var q = Avx.LoadVector256((ushort*)(_x + 32 + 32 * (k >> 2)));
         var lo = Avx2.And(Avx2.ShiftRightLogical(q, (byte)(2 * (k & 3))).AsByte(), Vector256.Create((byte)3));
         var hb = Avx2Util.Bit(Avx.LoadVector256((ushort*)_x), k, 2);
-        return Avx2.Subtract(Avx2.Or(lo, hb), Vector256.Create((byte)4)).AsSByte();
+        return Avx2.Or(lo, hb).AsSByte();
     }
 }
 
@@ -632,6 +745,9 @@ internal unsafe struct Q4KBlock : IAvx2Block
     public bool HasMin => true;
     public bool Sub32 => true;
     public bool HasCorr => false;
+    public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin { get; private set; }
     public Vector256<short> Ls16 { get; private set; }
@@ -662,6 +778,9 @@ internal unsafe struct Q5KBlock : IAvx2Block
     public bool HasMin => true;
     public bool Sub32 => true;
     public bool HasCorr => false;
+    public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin { get; private set; }
     public Vector256<short> Ls16 { get; private set; }
@@ -692,12 +811,15 @@ internal unsafe struct Q6KBlock : IAvx2Block
     private byte* _x;
     public bool HasMin => false;
     public bool Sub32 => false;
-    public bool HasCorr => false;
+    public bool HasCorr => true;
+    public bool Unsigned => true;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<sbyte> Values512(int k2) => Vector512.Create(Values(2 * k2), Values(2 * k2 + 1));
     public float D { get; private set; }
     public float DMin => 0;
     public Vector256<short> Ls16 { get; private set; }
     public Vector256<short> M16 => default;
-    public Vector256<short> Corr16 => default;
+    public Vector256<short> Corr16 { get; private set; }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Begin(byte* row, int b)
@@ -705,6 +827,7 @@ internal unsafe struct Q6KBlock : IAvx2Block
         _x = row + 210 * b;
         D = Avx2Util.F16(_x + 208);
         Ls16 = Avx2.ConvertToVector256Int16((sbyte*)(_x + 192));
+        Corr16 = Avx2.MultiplyLow(Ls16, Vector256.Create((short)-32));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -715,6 +838,6 @@ internal unsafe struct Q6KBlock : IAvx2Block
         var qh = Avx.LoadVector256((ushort*)(_x + 128 + 32 * n));
         var lo = Avx2.And(Avx2.ShiftRightLogical(ql, (byte)(4 * (t >> 1))).AsByte(), Vector256.Create((byte)15));
         var hi = Avx2.ShiftLeftLogical(Avx2.And(Avx2.ShiftRightLogical(qh, (byte)(2 * t)).AsByte(), Vector256.Create((byte)3)).AsUInt16(), 4).AsByte();
-        return Avx2.Subtract(Avx2.Or(lo, hi), Vector256.Create((byte)32)).AsSByte();
+        return Avx2.Or(lo, hi).AsSByte();
     }
 }

@@ -32,8 +32,10 @@ public sealed class ComputePool : IDisposable
     private readonly object?[] _workerState;
     private int _generation;
     private int _sleepers;
-    private int _active;          // workers inside the current call (joined while it was open)
-    private int _openGeneration = -1; // generation that may still be joined, or -1
+    // Join/close barrier: bits 0..29 = background workers currently inside the job, bit 30 = closed (no more joins).
+    // The caller waits only for workers that actually joined, so a worker the OS has not scheduled yet costs nothing.
+    private int _state;
+    private const int Closed = 1 << 30;
     private volatile bool _disposed;
 
     // Current call.
@@ -42,6 +44,9 @@ public sealed class ComputePool : IDisposable
     private ExceptionDispatchInfo? _error;
 
     [ThreadStatic] private static ComputePool? t_inside;
+
+    /// <summary>True on a thread that is currently executing a job of this pool (nested calls run inline).</summary>
+    public bool IsInsideJob => t_inside == this;
 
     /// <summary>Slot for the matmul driver's reusable job and scratch (see <see cref="MatMul"/>).</summary>
     internal object? MatMulContext;
@@ -122,20 +127,17 @@ public sealed class ComputePool : IDisposable
             _chunk = grainsPerChunk * grain;
             _next = 0;
             _error = null;
-            int gen = _generation + 1;
-            Volatile.Write(ref _openGeneration, gen);
+            Volatile.Write(ref _state, 0);                 // open, after the job fields are published
             Interlocked.Increment(ref _generation);
             if (Volatile.Read(ref _sleepers) > 0)
                 lock (_parkLock) Monitor.PulseAll(_parkLock);
             t_inside = this;
             try { Work(0); }
             finally { t_inside = null; }
-            // Every chunk is claimed. Close the call (a full fence), then wait only for the workers that joined
-            // it: a worker the OS has not scheduled yet never holds this call up (a shared, oversubscribed
-            // machine would otherwise cost a time slice per matmul).
-            Interlocked.Exchange(ref _openGeneration, -1);
+            // All chunks are claimed; close the job and wait for the workers that joined it to finish their chunks.
+            Interlocked.Or(ref _state, Closed);
             var spin = new SpinWait();
-            while (Volatile.Read(ref _active) != 0) spin.SpinOnce(sleep1Threshold: -1);
+            while ((Volatile.Read(ref _state) & ~Closed) != 0) spin.SpinOnce(sleep1Threshold: -1);
             _job = null;
             _error?.Throw();
         }
@@ -156,6 +158,18 @@ public sealed class ComputePool : IDisposable
                 Interlocked.CompareExchange(ref _error, ExceptionDispatchInfo.Capture(e), null);
                 Volatile.Write(ref _next, count);
             }
+        }
+    }
+
+    private bool TryJoin()
+    {
+        int s = Volatile.Read(ref _state);
+        while (true)
+        {
+            if ((s & Closed) != 0) return false;
+            int prev = Interlocked.CompareExchange(ref _state, s + 1, s);
+            if (prev == s) return true;
+            s = prev;
         }
     }
 
@@ -186,9 +200,9 @@ public sealed class ComputePool : IDisposable
             }
             if (_disposed) return;
             seen = Volatile.Read(ref _generation);
-            Interlocked.Increment(ref _active);   // full fence before reading _openGeneration (pairs with the caller's Exchange)
-            if (Volatile.Read(ref _openGeneration) == seen) Work(id);
-            Interlocked.Decrement(ref _active);
+            if (!TryJoin()) continue;                      // the caller already finished this job
+            Work(id);
+            Interlocked.Decrement(ref _state);
         }
     }
 

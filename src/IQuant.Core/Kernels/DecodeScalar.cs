@@ -33,6 +33,24 @@ internal static unsafe class DecodeScalar
         }
     }
 
+    public static void Iq4Xs(byte* row, int b, Decoded* o)
+    {
+        byte* x = row + 136 * b;
+        o->D = F16(x);
+        int sh = *(ushort*)(x + 2);
+        var t = Tables.Iq4k;
+        for (int ib = 0; ib < 8; ib++)
+        {
+            Ls32(o, ib, (((x[4 + ib / 2] >> 4 * (ib % 2)) & 15) | (((sh >> 2 * ib) & 3) << 4)) - 32);
+            byte* q = x + 8 + 16 * ib;
+            for (int k = 0; k < 16; k++)
+            {
+                o->V[32 * ib + k] = t[q[k] & 15];
+                o->V[32 * ib + 16 + k] = t[q[k] >> 4];
+            }
+        }
+    }
+
     public static void Iq2Ks(byte* row, int b, Decoded* o)
     {
         byte* x = row + 2 + 70 * b;

@@ -19,9 +19,11 @@ internal struct No : IFlag { public static bool On => false; }
 
 /// <summary>
 /// Fused AVX2 kernels: decode 32 weights to int8 in registers (<see cref="IAvx2Block"/>), multiply with up to four
-/// Q8_K activation rows (<c>pmaddubsw(|v|, sign(q, v))</c> — exact, |pair sum| ≤ 2·128·127 — then <c>pmaddwd</c> with
-/// the sub-block scales), exact int32 per super-block, then the same f32 steps as the scalar path
-/// (<c>acc + (d·dA)·isum [− (dmin·dA)·msum]</c>), so results are bit-identical to <see cref="SimdLevel"/> Scalar.
+/// (eight at the AVX-512 level) Q8_K activation rows (<c>pmaddubsw(|v|, sign(q, v))</c> for signed tables, or
+/// <c>pmaddubsw(u, q)</c> for small unsigned offset tables — exact, no int16 saturation — then <c>pmaddwd</c> or
+/// AVX-VNNI <c>vpdpwssd</c> with the sub-block scales; shifts and offsets are applied through the block sums),
+/// exact int32 per super-block, then the same f32 steps as the scalar path
+/// (<c>acc + (d·dA)·isum [− (dmin·dA)·msum]</c>), so results are bit-identical to the scalar level.
 /// </summary>
 internal static unsafe class FusedAvx2
 {
@@ -74,10 +76,26 @@ internal static unsafe class FusedAvx2
         where T : struct, IAvx2Block where TN : struct, IVecCount where TV : struct, IFlag
     {
         var v = blk.Values(k);
-        var av = Avx2.Abs(v);
         var sc = Avx2.PermuteVar8x32(blk.Ls16.AsInt32(), Vector256.Create(k)).AsInt16();
         if (!blk.Sub32) sc = Avx2.Shuffle(sc.AsByte(), s_scaleShuffle).AsInt16();
         q += Q8Activations.Q8KQs + 32 * k;
+        if (blk.Unsigned)
+        {
+            var u = v.AsByte();
+            a0 = Acc<TV>(a0, Avx2.MultiplyAddAdjacent(u, Avx.LoadVector256((sbyte*)q)), sc);
+            if (TN.N > 1) a1 = Acc<TV>(a1, Avx2.MultiplyAddAdjacent(u, Avx.LoadVector256((sbyte*)(q + stride))), sc);
+            if (TN.N > 2) a2 = Acc<TV>(a2, Avx2.MultiplyAddAdjacent(u, Avx.LoadVector256((sbyte*)(q + 2 * stride))), sc);
+            if (TN.N > 3) a3 = Acc<TV>(a3, Avx2.MultiplyAddAdjacent(u, Avx.LoadVector256((sbyte*)(q + 3 * stride))), sc);
+            if (TN.N > 4)
+            {
+                a4 = Acc<TV>(a4, Avx2.MultiplyAddAdjacent(u, Avx.LoadVector256((sbyte*)(q + 4 * stride))), sc);
+                a5 = Acc<TV>(a5, Avx2.MultiplyAddAdjacent(u, Avx.LoadVector256((sbyte*)(q + 5 * stride))), sc);
+                a6 = Acc<TV>(a6, Avx2.MultiplyAddAdjacent(u, Avx.LoadVector256((sbyte*)(q + 6 * stride))), sc);
+                a7 = Acc<TV>(a7, Avx2.MultiplyAddAdjacent(u, Avx.LoadVector256((sbyte*)(q + 7 * stride))), sc);
+            }
+            return;
+        }
+        var av = Avx2.Abs(v);
         a0 = Acc<TV>(a0, Avx2.MultiplyAddAdjacent(av, Avx2.Sign(Avx.LoadVector256((sbyte*)q), v)), sc);
         if (TN.N > 1) a1 = Acc<TV>(a1, Avx2.MultiplyAddAdjacent(av, Avx2.Sign(Avx.LoadVector256((sbyte*)(q + stride)), v)), sc);
         if (TN.N > 2) a2 = Acc<TV>(a2, Avx2.MultiplyAddAdjacent(av, Avx2.Sign(Avx.LoadVector256((sbyte*)(q + 2 * stride)), v)), sc);

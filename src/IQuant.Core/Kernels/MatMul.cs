@@ -6,7 +6,8 @@ namespace IQuant.Core.Kernels;
 
 /// <summary>Matrix × activations products directly on quantized weights.</summary>
 /// <remarks>
-/// Activations are quantized once per call (Q8_K for the super-block types, Q8_0 blocks for Q8_0 weights; spec §5.3)
+/// Activations are quantized once per call (Q8_K for the super-block types, Q8_0 blocks for the 32-weight block types;
+/// spec §5.3)
 /// into a buffer owned by the pool (or thread-static without a pool), then weight rows are split over the pool's
 /// threads. Each super-block of a weight row is decoded once to integers and multiplied with every activation row
 /// (exact int32 sums, spec §5.4), so prompt batches reuse each weight load. The SIMD level is read once per call from
@@ -17,7 +18,8 @@ public static unsafe class MatMul
     /// <summary>
     /// <c>y[v*Rows + r] = Σ_c W[r,c] * x[v*Cols + c]</c> for v in [0, <paramref name="nVec"/>): nVec activation rows
     /// (1 = token generation, many = prompt processing). Rows of W are spread over <paramref name="pool"/>'s threads
-    /// (null = the calling thread only). Does not allocate in steady state.
+    /// (null = the calling thread only). Does not allocate in steady state. Thread-safe: calls sharing a pool are
+    /// serialized; calls without a pool use thread-static scratch.
     /// </summary>
     public static void Multiply(WeightMatrix w, ReadOnlySpan<float> x, int nVec, Span<float> y, ComputePool? pool)
     {
@@ -28,8 +30,11 @@ public static unsafe class MatMul
         if (nVec == 0 || w.Rows == 0) return;
         var kernel = TypeKernel.Get(w.Type);
         var level = SimdPolicy.Current;
+        if (pool != null && pool.IsInsideJob) pool = null;          // called from inside a pool job: run inline
         var ctx = Context.For(pool);
         var job = ctx.Job;
+        // The pool's activation buffer and job are shared: one Multiply at a time per pool.
+        lock (ctx)
         fixed (float* px = x) fixed (float* py = y)
         {
             byte* act = null;
@@ -39,12 +44,12 @@ public static unsafe class MatMul
                 case ActivationKind.Q8K:
                     actRowBytes = (long)(w.Cols / 256) * Q8Activations.Q8KBlockBytes;
                     act = ctx.Activations(actRowBytes * nVec);
-                    for (int v = 0; v < nVec; v++) Q8Activations.QuantizeQ8K(px + (long)v * w.Cols, w.Cols / 256, act + v * actRowBytes, level);
+                    QuantizeActivations(ctx, pool, kernel.Act, px, w.Cols, nVec, act, actRowBytes, level);
                     break;
                 case ActivationKind.Q80:
                     actRowBytes = (Q8Activations.Q80RowBytes(w.Cols / 32) + 63) & ~63L;
                     act = ctx.Activations(actRowBytes * nVec);
-                    for (int v = 0; v < nVec; v++) Q8Activations.QuantizeQ80(px + (long)v * w.Cols, w.Cols / 32, act + v * actRowBytes, level);
+                    QuantizeActivations(ctx, pool, kernel.Act, px, w.Cols, nVec, act, actRowBytes, level);
                     break;
             }
             job.Set(w, kernel, level, px, act, actRowBytes, nVec, py);
@@ -57,15 +62,37 @@ public static unsafe class MatMul
         }
     }
 
-    /// <summary>Reference implementation: dequantize each weight row to floats, then float dot products.</summary>
-    internal static void MultiplyReference(WeightMatrix w, ReadOnlySpan<float> x, int nVec, Span<float> y)
+    private static void QuantizeActivations(Context ctx, ComputePool? pool, ActivationKind kind, float* x, int cols, int nVec,
+        byte* act, long actRowBytes, SimdLevel level)
     {
-        var row = new float[w.Cols];
-        for (int r = 0; r < w.Rows; r++)
+        var q = ctx.Quant;
+        q.Set(kind, x, cols, act, actRowBytes, level);
+        if (pool is null || pool.Threads == 1 || nVec < 8) q.Execute(0, nVec, 0);
+        else pool.Run(q, nVec, 1);
+    }
+
+    /// <summary>Quantizes activation rows [start, end).</summary>
+    private sealed class QuantJob : ComputeJob
+    {
+        private ActivationKind _kind;
+        private float* _x;
+        private int _cols;
+        private byte* _act;
+        private long _actRowBytes;
+        private SimdLevel _level;
+
+        public void Set(ActivationKind kind, float* x, int cols, byte* act, long actRowBytes, SimdLevel level)
         {
-            DequantizeRow(w, r, row);
-            for (int v = 0; v < nVec; v++)
-                y[v * w.Rows + r] = TensorPrimitives.Dot<float>(row, x.Slice(v * w.Cols, w.Cols));
+            _kind = kind; _x = x; _cols = cols; _act = act; _actRowBytes = actRowBytes; _level = level;
+        }
+
+        public override void Execute(int start, int end, int worker)
+        {
+            for (int v = start; v < end; v++)
+            {
+                if (_kind == ActivationKind.Q8K) Q8Activations.QuantizeQ8K(_x + (long)v * _cols, _cols / 256, _act + v * _actRowBytes, _level);
+                else Q8Activations.QuantizeQ80(_x + (long)v * _cols, _cols / 32, _act + v * _actRowBytes, _level);
+            }
         }
     }
 
@@ -97,6 +124,7 @@ public static unsafe class MatMul
     {
         [ThreadStatic] private static Context? t_context;
         public readonly MatMulJob Job = new();
+        public readonly QuantJob Quant = new();
         private byte[] _act = [];
         private byte* _actAligned;
 
@@ -162,6 +190,7 @@ public static unsafe class MatMul
     /// <summary>The row-parallel job: rows [start, end) of W against all activation rows.</summary>
     private sealed class MatMulJob : ComputeJob
     {
+        private const int VecTile = 64;
         private WeightMatrix? _w;
         private TypeKernel? _k;
         private SimdLevel _level;
@@ -196,12 +225,21 @@ public static unsafe class MatMul
         {
             var w = _w!;
             var s = ScratchFor(worker);
-            switch (_k!.Act)
+            // Large batches: tiles of VecTile activation rows, so the activations a row pass reads stay in L2
+            // (64 rows × 4096 columns of Q8_K = 300 KB) while each thread's weight rows are re-read once per tile.
+            for (int v0 = 0; v0 < _nVec; v0 += VecTile)
             {
-                case ActivationKind.Q8K: RowsQ8K(w, _k, _level, _act, _actRowBytes, _nVec, _y, start, end, s); break;
-                case ActivationKind.Q80: RowsQ80(w, _level, _act, _actRowBytes, _nVec, _y, start, end); break;
-                case ActivationKind.Float: RowsFloat(w, _level, _x, _nVec, _y, start, end, s); break;
-                default: RowsReference(w, _x, _nVec, _y, start, end, s); break;
+                int nv = Math.Min(VecTile, _nVec - v0);
+                float* y = _y + (long)v0 * w.Rows;
+                byte* act = _act + v0 * _actRowBytes;
+                float* x = _x + (long)v0 * w.Cols;
+                switch (_k!.Act)
+                {
+                    case ActivationKind.Q8K: RowsQ8K(w, _k, _level, act, _actRowBytes, nv, y, start, end, s); break;
+                    case ActivationKind.Q80: _k.RowsQ80(w, _level, act, _actRowBytes, nv, y, start, end); break;
+                    case ActivationKind.Float: RowsFloat(w, _level, x, nv, y, start, end, s); break;
+                    default: RowsReference(w, x, nv, y, start, end, s); break;
+                }
             }
         }
     }
@@ -238,7 +276,8 @@ public static unsafe class MatMul
             for (int r = start; r < end; r++)
             {
                 byte* row = w.Row(r);
-                y[r] = w.Type == GgmlType.F16 ? RowDots.F16Avx2((ushort*)row, x, n)
+                y[r] = w.Type == GgmlType.F16
+                    ? (level == SimdLevel.Avx512 ? RowDots.F16Avx512((ushort*)row, x, n) : RowDots.F16Avx2((ushort*)row, x, n))
                     : level == SimdLevel.Avx512 ? RowDots.F32Avx512((float*)row, x, n) : RowDots.F32Avx2((float*)row, x, n);
             }
             return;
@@ -264,34 +303,6 @@ public static unsafe class MatMul
                 for (; v + 4 <= nVec; v += 4) FloatTiles.Tile4x4Avx512(wr, x + (long)v * n, n, n, y + (long)v * w.Rows + r0, w.Rows, nr);
             for (; v + 2 <= nVec; v += 2) FloatTiles.Tile4x2Avx2(wr, x + (long)v * n, n, n, y + (long)v * w.Rows + r0, w.Rows, nr);
             if (v < nVec) FloatTiles.Tile4x1Avx2(wr, x + (long)v * n, n, y + (long)v * w.Rows + r0, nr);
-        }
-    }
-
-    private static void RowsQ80(WeightMatrix w, SimdLevel level, byte* act, long actRowBytes, int nVec, float* y, int start, int end)
-    {
-        int nb = w.Cols / 32;
-        float* res = stackalloc float[4];
-        for (int r = start; r < end; r++)
-        {
-            byte* row = w.Row(r);
-            if (level == SimdLevel.Scalar)
-            {
-                for (int v = 0; v < nVec; v++) y[(long)v * w.Rows + r] = RowDots.Q80Scalar(row, act + v * actRowBytes, nb);
-                continue;
-            }
-            int v0 = 0;
-            for (; v0 + 4 <= nVec; v0 += 4)
-            {
-                RowDots.Q80Avx2<Vec4>(row, act + v0 * actRowBytes, actRowBytes, nb, res);
-                for (int j = 0; j < 4; j++) y[(long)(v0 + j) * w.Rows + r] = res[j];
-            }
-            int left = nVec - v0;
-            if (left == 0) continue;
-            byte* a = act + v0 * actRowBytes;
-            if (left == 1) RowDots.Q80Avx2<Vec1>(row, a, actRowBytes, nb, res);
-            else if (left == 2) RowDots.Q80Avx2<Vec2>(row, a, actRowBytes, nb, res);
-            else RowDots.Q80Avx2<Vec3>(row, a, actRowBytes, nb, res);
-            for (int j = 0; j < left; j++) y[(long)(v0 + j) * w.Rows + r] = res[j];
         }
     }
 

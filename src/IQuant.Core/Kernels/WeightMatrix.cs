@@ -45,4 +45,16 @@ public sealed unsafe class WeightMatrix
 
     /// <summary>Total bytes of the matrix.</summary>
     public long TotalBytes => RowBytes * Rows;
+
+    /// <summary>
+    /// Dequantizes row <paramref name="row"/> into <paramref name="dst"/> (at least <see cref="Cols"/> floats) — e.g. an
+    /// embedding lookup (ggml get_rows). Uses the codec's dequantizer, i.e. ik's CPU <c>dequantize_row_*</c> values.
+    /// </summary>
+    public void DequantizeRow(int row, Span<float> dst)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(row);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(row, Rows);
+        if (dst.Length < Cols) throw new ArgumentException($"Destination has {dst.Length} values; {Cols} needed.", nameof(dst));
+        MatMul.DequantizeRow(this, row, dst);
+    }
 }

@@ -194,6 +194,10 @@ public static class ModelQuantizer
         int outRowBytes = checked((int)codec.Info.RowSize(ne0));
         int srcRowBytes = checked((int)t.RowSize);
         int chunkRows = (int)Math.Clamp(settings.ChunkValues / ne0, 1, rows);
+        // Some quantizers decide over groups of rows (Q2_K's ternary check, as multi-threaded llama-quantize
+        // chunks them): keep every work chunk a whole number of those groups so the bytes do not depend on it.
+        int group = codec.ChunkRows(ne0, p.Imatrix is not null);
+        if (group > 1 && chunkRows < rows) chunkRows = Math.Max(group, chunkRows / group * group);
         src ??= new float[Math.Max(settings.ChunkValues, ne0)];
         if (src.Length < chunkRows * ne0) src = new float[chunkRows * ne0];
         if (settings.MeasureError) { deq ??= new float[src.Length]; if (deq.Length < src.Length) deq = new float[src.Length]; }

@@ -91,7 +91,7 @@ internal static unsafe class BaselineHelpers
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void StoreHalf(byte* p, float v)
     {
-        ushort h = Fp16.FromFloat(v);
+        ushort h = FloatConversions.SingleToHalf(v);
         if ((h & 0x7C00) == 0x7C00) ThrowBadScale(v);
         Unsafe.WriteUnaligned(p, h);
     }
@@ -111,7 +111,7 @@ internal static unsafe class BaselineHelpers
 
     /// <summary>Reads an fp16 scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float LoadHalf(byte* p) => Fp16.ToFloat(Unsafe.ReadUnaligned<ushort>(p));
+    public static float LoadHalf(byte* p) => FloatConversions.HalfToSingle(Unsafe.ReadUnaligned<ushort>(p));
 
     // ------------------------------------------------------------------------------------------------------------
     // §2.1 QX — make_qx_quants (ik version, rmse_type 1). w = weights (x² when there is no imatrix).

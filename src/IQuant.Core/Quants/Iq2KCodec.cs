@@ -50,14 +50,14 @@ public sealed unsafe class Iq2KCodec : QuantCodec
             for (int j = 0; j < 16; j++)
             {
                 s += w[j];
-                amax = MathF.Max(amax, MathF.Abs(xb[j]));
+                amax = StdMax(amax, MathF.Abs(xb[j]));
             }
             sw[ib] = s;
             if (amax < 1e-16f) { scales[ib] = 0; continue; }
             float d = Iq2KSearch.Search(xb, w, scratch, level, out bool shifted);
             scales[ib] = d;
             if (shifted) extra |= (ushort)(1 << ib);
-            maxAbs = MathF.Max(maxAbs, MathF.Abs(d));
+            maxAbs = StdMax(maxAbs, MathF.Abs(d));
         }
         if (maxAbs == 0) return;
         float dsb = MakeQxQuants(8, scales, sw);

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using IQuant.Core.Types;
 
 namespace IQuant.Core.Quants;
@@ -119,6 +121,7 @@ public sealed class Iq2KlCodec : QuantCodec
     /// <inheritdoc/>
     public override void DequantizeRow(ReadOnlySpan<byte> src, Span<float> y)
     {
+        if (SimdPolicy.Current >= SimdLevel.Avx2) { DequantizeV(src, y); return; }
         float d = Fp16.ToFloat(KsMath.ReadU16(src));
         var grid = Iq2KlSearch.Grid;
         int nsub = y.Length / 32;
@@ -140,6 +143,43 @@ public sealed class Iq2KlCodec : QuantCodec
                 int k = ((qs[p] >> nsh) & 15) | (((qh[p] >> ib) & 1) << 4);
                 ys[2 * p] = lut[2 * k];
                 ys[2 * p + 1] = lut[2 * k + 1];
+            }
+        }
+    }
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void DequantizeV(ReadOnlySpan<byte> src, Span<float> y)
+    {
+        float d = Fp16.ToFloat(KsMath.ReadU16(src));
+        int nsub = y.Length / 32;
+        ref readonly var gf = ref KlTables.GF256;
+        ref readonly var gs = ref KlTables.GS256;
+        var m15 = Vector256.Create(15);
+        var one = Vector256.Create(1);
+        fixed (byte* ps = src) fixed (float* py = y)
+        {
+            for (int i = 0; i < nsub; i++)
+            {
+                byte* blk = ps + 2 + BlockBytes * (i >> 3);
+                int ib = i & 7;
+                int sh = blk[0] | (blk[1] << 8);
+                int ls = (((blk[2 + (ib & 3)] >> (4 * (ib >> 2))) & 15) | (((sh >> (2 * ib)) & 3) << 4)) - 32;
+                var dl = Vector256.Create(d * ls);
+                var f = new KsVTab256 { V0 = dl * gf.A, V1 = dl * gf.B, V2 = dl * gf.C, V3 = dl * gf.D };
+                var g = new KsVTab256 { V0 = dl * gs.A, V1 = dl * gs.B, V2 = dl * gs.C, V3 = dl * gs.D };
+                byte* qs = blk + 6 + 16 * (ib >> 1);
+                byte* qh = blk + 70;
+                int nsh = 4 * (ib & 1);
+                float* ys = py + 32 * i;
+                for (int h = 0; h < 16; h += 8)
+                {
+                    var k = ((Avx2.ConvertToVector256Int32(qs + h) >>> nsh) & m15) | (((Avx2.ConvertToVector256Int32(qh + h) >>> ib) & one) << 4);
+                    var a = KsFam5.V(k, in f);
+                    var b = KsFam5.V(k, in g);
+                    var lo = Avx.UnpackLow(a, b);
+                    var hi = Avx.UnpackHigh(a, b);
+                    Avx.Permute2x128(lo, hi, 0x20).Store(ys + 2 * h);
+                    Avx.Permute2x128(lo, hi, 0x31).Store(ys + 2 * h + 8);
+                }
             }
         }
     }

@@ -199,6 +199,7 @@ internal static unsafe class Iq2KlSimd
         if (wantK) k = Vector512.ConditionalSelect(neg, NeighK(list * Vector512.Create(8) + bt), c);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Acc2(Vector512<float> id, float* xt, float* wt, out Vector512<float> sp, out Vector512<float> qp,
         out Vector512<float> sm, out Vector512<float> qm)
     {
@@ -230,6 +231,7 @@ internal static unsafe class Iq2KlSimd
         best = Vector512.ConditionalSelect(m, nd * s, best);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scan512(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> max, ReadOnlySpan<float> amax,
         Span<float> scales)
     {
@@ -264,6 +266,7 @@ internal static unsafe class Iq2KlSimd
     }
 
     /// <summary>Pass 2 search per lane: the integer scale (±1 around the rounded one) and the pair indices.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pass2512(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> scales, float dRow, float id,
         Span<int> ls, Span<byte> kidx)
     {
@@ -370,6 +373,7 @@ internal static unsafe class Iq2KlSimd
         if (wantK) k = Vector256.ConditionalSelect(neg, NeighK(list * Vector256.Create(8) + bt), c);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Acc2(Vector256<float> id, float* xt, float* wt, out Vector256<float> sp, out Vector256<float> qp,
         out Vector256<float> sm, out Vector256<float> qm)
     {
@@ -401,6 +405,7 @@ internal static unsafe class Iq2KlSimd
         best = Vector256.ConditionalSelect(m, nd * s, best);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scan256(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> max, ReadOnlySpan<float> amax,
         Span<float> scales)
     {
@@ -435,6 +440,7 @@ internal static unsafe class Iq2KlSimd
     }
 
     /// <summary>Pass 2 search per lane: the integer scale (±1 around the rounded one) and the pair indices.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pass2256(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> scales, float dRow, float id,
         Span<int> ls, Span<byte> kidx)
     {

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using IQuant.Core.Types;
 
@@ -143,6 +144,7 @@ public sealed class Iq2KsCodec : QuantCodec
     }
 
     /// <summary>Pass 2 of §4.8 with Vector256 in the reference's own layout (lane l = element 8k + l).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Pass2FastV(ReadOnlySpan<float> x, ReadOnlySpan<float> w, float dRow, ReadOnlySpan<float> scales,
         Span<int> L, ReadOnlySpan<bool> shifted, Span<byte> dst)
     {
@@ -199,6 +201,7 @@ public sealed class Iq2KsCodec : QuantCodec
     /// <inheritdoc/>
     public override void DequantizeRow(ReadOnlySpan<byte> src, Span<float> y)
     {
+        if (SimdPolicy.Current >= SimdLevel.Avx2) { DequantizeV(src, y); return; }
         float d = Fp16.ToFloat(KsMath.ReadU16(src));
         ReadOnlySpan<sbyte> tab = KsTables.Iq2nl;
         int nsub = y.Length / 32;
@@ -216,6 +219,33 @@ public sealed class Iq2KsCodec : QuantCodec
             int sh = 2 * (ib & 3);
             var ys = y.Slice(32 * i, 32);
             for (int j = 0; j < 32; j++) ys[j] = lut[(qs[j] >> sh) & 3];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void DequantizeV(ReadOnlySpan<byte> src, Span<float> y)
+    {
+        float d = Fp16.ToFloat(KsMath.ReadU16(src));
+        int nsub = y.Length / 32;
+        var tn = Vector256.Create(-31f, -13f, 1f, 17f, 0, 0, 0, 0);
+        var ts = Vector256.Create(-26f, -8f, 6f, 22f, 0, 0, 0, 0);
+        var m3 = Vector256.Create(3);
+        fixed (byte* ps = src) fixed (float* py = y)
+        {
+            for (int i = 0; i < nsub; i++)
+            {
+                byte* blk = ps + 2 + BlockBytes * (i >> 3);
+                int ib = i & 7;
+                int extra = blk[0] | (blk[1] << 8);
+                int ls = (((blk[2 + (ib >> 1)] >> (4 * (ib & 1))) & 15) | (((extra >> (8 + ib)) & 1) << 4)) - 16;
+                var lut = Vector256.Create(d * ls) * (((extra >> ib) & 1) != 0 ? ts : tn);
+                byte* qs = blk + 6 + 32 * (ib >> 2);
+                int sh = 2 * (ib & 3);
+                float* ys = py + 32 * i;
+                for (int h = 0; h < 32; h += 8)
+                    System.Runtime.Intrinsics.X86.Avx2.PermuteVar8x32(lut,
+                        (System.Runtime.Intrinsics.X86.Avx2.ConvertToVector256Int32(qs + h) >>> sh) & m3).Store(ys + h);
+            }
         }
     }
 }

@@ -172,6 +172,7 @@ internal static unsafe class Iq2KsSearch
     }
 
     /// <summary>Rmse of §4.8 in its own Vector256 layout; indices to <paramref name="idx"/> (32 bytes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float RmseV(float dc, float* x, float* w, bool shifted, byte* idx)
     {
         float V0, V1, V2, V3;
@@ -205,6 +206,7 @@ internal static unsafe class Iq2KsSearch
 
     // B8 with one sub-block per lane: the same (i1, i2, i3) loop and candidate order in every lane; the update
     // is taken per lane with masks, after a cheap any-lane test (updates are rare).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Partition512(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> amax,
         Span<float> scales, Span<bool> shifted)
     {
@@ -256,6 +258,7 @@ internal static unsafe class Iq2KsSearch
         shv = Vector512.ConditionalSelect(m.AsInt32(), Vector512.Create(sh), shv);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PartitionLanes512(float* SX, float* SW, float* dout, int* shout)
     {
         const int G = 16;
@@ -299,6 +302,7 @@ internal static unsafe class Iq2KsSearch
 
     // B8 with one sub-block per lane: the same (i1, i2, i3) loop and candidate order in every lane; the update
     // is taken per lane with masks, after a cheap any-lane test (updates are rare).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Partition256(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> amax,
         Span<float> scales, Span<bool> shifted)
     {
@@ -350,6 +354,7 @@ internal static unsafe class Iq2KsSearch
         shv = Vector256.ConditionalSelect(m.AsInt32(), Vector256.Create(sh), shv);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PartitionLanes256(float* SX, float* SW, float* dout, int* shout)
     {
         const int G = 8;
@@ -394,6 +399,7 @@ internal static unsafe class Iq2KsSearch
     // ---- SIMD form of the AVX2 path's pass 1: one sub-block per lane, the reference's per-candidate arithmetic
     // (including its 8-accumulator FMA layout and HSUM order) repeated in every lane.
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Fast512(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> max,
         ReadOnlySpan<float> amax, Span<float> scales, Span<bool> shifted)
     {
@@ -453,6 +459,7 @@ internal static unsafe class Iq2KsSearch
     private static Vector256<float> HSum(Vector256<float>* v) => ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
 
     /// <summary>Block1 in every lane; returns the lanes where it found a scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Vector512<float> Block1x512(Vector512<float> dc, float* xt, float* wt, float V0, float V1, float V2, float V3,
         Vector512<float>* part, out Vector512<float> dOut, out Vector512<float> score)
     {
@@ -495,6 +502,7 @@ internal static unsafe class Iq2KsSearch
         return okp | usem;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Fast256(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> max,
         ReadOnlySpan<float> amax, Span<float> scales, Span<bool> shifted)
     {
@@ -548,6 +556,7 @@ internal static unsafe class Iq2KsSearch
     }
 
     /// <summary>Block1 in every lane; returns the lanes where it found a scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static Vector256<float> Block1x256(Vector256<float> dc, float* xt, float* wt, float V0, float V1, float V2, float V3,
         Vector256<float>* part, out Vector256<float> dOut, out Vector256<float> score)
     {

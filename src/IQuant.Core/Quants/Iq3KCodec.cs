@@ -48,7 +48,7 @@ public sealed unsafe class Iq3KCodec : QuantCodec
             d = IqkScan.Refine(g, shifted, xb, w, d, level);
             scales[ib] = d;
             if (shifted) extra |= (ushort)(1 << ib);
-            maxAbs = MathF.Max(maxAbs, MathF.Abs(d));
+            maxAbs = CMax(maxAbs, MathF.Abs(d));
         }
         if (maxAbs == 0) return;
         float dsb = maxAbs / 31;
@@ -122,7 +122,7 @@ public sealed unsafe class Iq3KCodec : QuantCodec
         for (int ib = 0; ib < 16; ib++)
         {
             int nib = (b[6 + ib / 2] >> (4 * (ib % 2))) & 0xf;
-            float dl = d * ((2 * nib + 1) * (((sh >> ib) & 1) != 0 ? -1 : 1));
+            float dl = d * ((2 * nib + 1) * (1 - 2 * ((sh >> ib) & 1)));
             int o = ((extra >> ib) & 1) * 8;
             int ib32 = ib / 2, off = 16 * (ib % 2);
             int qsOff = 14 + 32 * (ib32 / 4) + off, qhOff = 78 + off, shl = 2 * (ib32 % 4);
@@ -146,7 +146,7 @@ public sealed unsafe class Iq3KCodec : QuantCodec
         {
             int ib32 = ib >> 1, off = 16 * (ib & 1);
             int nib = (b[6 + ib32] >> (4 * (ib & 1))) & 0xf;
-            float dl = d * ((2 * nib + 1) * (((sh >> ib) & 1) != 0 ? -1 : 1));
+            float dl = d * ((2 * nib + 1) * (1 - 2 * ((sh >> ib) & 1)));
             var lo = Vector512.ShiftRightLogical(IqkDequant.Bytes16(b + 14 + 32 * (ib32 >> 2) + off), 2 * (ib32 & 3)) & Vector512.Create(3);
             var hi = Vector512.ShiftRightLogical(IqkDequant.Bytes16(b + 78 + off), ib32) & Vector512<int>.One;
             var idx = lo | Vector512.ShiftLeft(hi, 2) | Vector512.Create(((extra >> ib) & 1) << 3);
@@ -163,7 +163,7 @@ public sealed unsafe class Iq3KCodec : QuantCodec
         {
             int ib32 = ib >> 1, off = 16 * (ib & 1);
             int nib = (b[6 + ib32] >> (4 * (ib & 1))) & 0xf;
-            var dl = Vector256.Create(d * ((2 * nib + 1) * (((sh >> ib) & 1) != 0 ? -1 : 1)));
+            var dl = Vector256.Create(d * ((2 * nib + 1) * (1 - 2 * ((sh >> ib) & 1))));
             var tab = Vector256.Load(s_tab + 8 * ((extra >> ib) & 1));
             for (int k = 0; k < 16; k += 8)
             {

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using IQuant.Core.Types;
 
 namespace IQuant.Core.Quants;
@@ -77,6 +80,7 @@ public sealed class Iq3KsCodec : QuantCodec
     /// <inheritdoc/>
     public override void DequantizeRow(ReadOnlySpan<byte> src, Span<float> y)
     {
+        if (SimdPolicy.Current >= SimdLevel.Avx2) { DequantizeV(src, y); return; }
         float d = Fp16.ToFloat(KsMath.ReadU16(src));
         var tab = KsTable.Iq3;
         int nsub = y.Length / 32;
@@ -96,6 +100,38 @@ public sealed class Iq3KsCodec : QuantCodec
             var ys = y.Slice(32 * i, 32);
             for (int j = 0; j < 32; j++)
                 ys[j] = lut[((qs[j] >> sh) & 3) | (((qh[j] >> ib) & 1) << 2)];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void DequantizeV(ReadOnlySpan<byte> src, Span<float> y)
+    {
+        float d = Fp16.ToFloat(KsMath.ReadU16(src));
+        var vt = KsVTables.Iq3;
+        int nsub = y.Length / 32;
+        var m3 = Vector256.Create(3);
+        var one = Vector256.Create(1);
+        fixed (byte* ps = src) fixed (float* py = y)
+        {
+            for (int i = 0; i < nsub; i++)
+            {
+                byte* blk = ps + 2 + BlockBytes * (i >> 3);
+                int ib = i & 7;
+                int extra = blk[0] | (blk[1] << 8);
+                int ls = (((blk[2 + (ib & 3)] >> (4 * (ib >> 2))) & 15) | (((extra >> ib) & 1) << 4)) - 16;
+                var dl = Vector256.Create(d * ls);
+                var lut = dl * (((extra >> (8 + ib)) & 1) != 0 ? vt.S256.V0 : vt.N256.V0);
+                byte* qs = blk + 6 + 32 * (ib >> 2);
+                byte* qh = blk + 70;
+                int sh = 2 * (ib & 3);
+                float* ys = py + 32 * i;
+                for (int h = 0; h < 32; h += 8)
+                {
+                    var lo = (Avx2.ConvertToVector256Int32(qs + h) >>> sh) & m3;
+                    var hi = (Avx2.ConvertToVector256Int32(qh + h) >>> ib) & one;
+                    Avx2.PermuteVar8x32(lut, lo | (hi << 2)).Store(ys + h);
+                }
+            }
         }
     }
 }

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using IQuant.Core.Types;
 
 namespace IQuant.Core.Quants;
@@ -77,6 +80,7 @@ public sealed class Iq4KsCodec : QuantCodec
     /// <inheritdoc/>
     public override void DequantizeRow(ReadOnlySpan<byte> src, Span<float> y)
     {
+        if (SimdPolicy.Current >= SimdLevel.Avx2) { DequantizeV(src, y); return; }
         float d = KsMath.ReadF32(src);
         var tab = KsTable.Iq4;
         int nsub = y.Length / 32;
@@ -95,6 +99,35 @@ public sealed class Iq4KsCodec : QuantCodec
             {
                 ys[j] = lut[qs[j] & 15];
                 ys[j + 16] = lut[qs[j] >> 4];
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void DequantizeV(ReadOnlySpan<byte> src, Span<float> y)
+    {
+        float d = KsMath.ReadF32(src);
+        var vt = KsVTables.Iq4;
+        int nsub = y.Length / 32;
+        var m15 = Vector256.Create(15);
+        fixed (byte* ps = src) fixed (float* py = y)
+        {
+            for (int i = 0; i < nsub; i++)
+            {
+                byte* blk = ps + 4 + BlockBytes * (i >> 3);
+                int ib = i & 7;
+                int b = blk[ib];
+                var dl = Vector256.Create(d * ((b & 254) - 127));
+                ref readonly var t = ref ((b & 1) != 0 ? ref vt.S256 : ref vt.N256);
+                var l0 = dl * t.V0; var l1 = dl * t.V1;
+                byte* qs = blk + 8 + 16 * ib;
+                float* ys = py + 32 * i;
+                var q0 = Avx2.ConvertToVector256Int32(qs);
+                var q1 = Avx2.ConvertToVector256Int32(qs + 8);
+                KsV.Lookup16(l0, l1, q0 & m15).Store(ys);
+                KsV.Lookup16(l0, l1, q1 & m15).Store(ys + 8);
+                KsV.Lookup16(l0, l1, q0 >>> 4).Store(ys + 16);
+                KsV.Lookup16(l0, l1, q1 >>> 4).Store(ys + 24);
             }
         }
     }

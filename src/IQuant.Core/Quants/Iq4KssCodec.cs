@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using IQuant.Core.Types;
 
 namespace IQuant.Core.Quants;
@@ -142,6 +144,7 @@ public sealed class Iq4KssCodec : QuantCodec
     /// <inheritdoc/>
     public override void DequantizeRow(ReadOnlySpan<byte> src, Span<float> y)
     {
+        if (SimdPolicy.Current >= SimdLevel.Avx2) { DequantizeV(src, y); return; }
         float d = KsMath.ReadF32(src);
         var tab = KsTable.Iq4;
         int nsub = y.Length / 32;
@@ -163,6 +166,38 @@ public sealed class Iq4KssCodec : QuantCodec
                 ys[2 * k + 16] = lut[(v >> 4) & 15];
                 ys[2 * k + 1] = lut[(v >> 8) & 15];
                 ys[2 * k + 17] = lut[(v >> 12) & 15];
+            }
+        }
+    }
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void DequantizeV(ReadOnlySpan<byte> src, Span<float> y)
+    {
+        float d = KsMath.ReadF32(src);
+        var vt = KsVTables.Iq4;
+        int nsub = y.Length / 32;
+        var m15 = Vector256.Create(15);
+        byte* b = stackalloc byte[16];
+        fixed (byte* ps = src) fixed (float* py = y)
+        {
+            for (int i = 0; i < nsub; i++)
+            {
+                ushort* q16 = (ushort*)(ps + 4 + BlockBytes * (i >> 3) + 16 * (i & 7));
+                // words -> scale byte (bit 0 of each word) and the 16 index bytes (v = c ^ (c << 1) of the 15-bit code)
+                var wv = Vector128.Load(q16);
+                int sb = (int)Vector128.ExtractMostSignificantBits(wv << 15);
+                var v = wv & Vector128.Create((ushort)0xFFFE);
+                v ^= v >>> 1;
+                v.AsByte().Store(b);
+                var dl = Vector256.Create(d * ((sb & 254) - 127));
+                ref readonly var t = ref ((sb & 1) != 0 ? ref vt.S256 : ref vt.N256);
+                var l0 = dl * t.V0; var l1 = dl * t.V1;
+                float* ys = py + 32 * i;
+                var q0 = Avx2.ConvertToVector256Int32(b);
+                var q1 = Avx2.ConvertToVector256Int32(b + 8);
+                KsV.Lookup16(l0, l1, q0 & m15).Store(ys);
+                KsV.Lookup16(l0, l1, q1 & m15).Store(ys + 8);
+                KsV.Lookup16(l0, l1, q0 >>> 4).Store(ys + 16);
+                KsV.Lookup16(l0, l1, q1 >>> 4).Store(ys + 24);
             }
         }
     }

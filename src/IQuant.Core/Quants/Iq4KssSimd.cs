@@ -90,6 +90,7 @@ internal static unsafe class Iq4KssSimd
         i3 = Vector512.ConditionalSelect(Vector512.Equals(jb, Vector512.Create(3)), bq, i3);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Acc(Vector512<float> id, Vector512<float> td, ref readonly KsVTab512 tab, float* xt, float* wt,
         out Vector512<float> sp, out Vector512<float> qp, out Vector512<float> sm, out Vector512<float> qm)
     {
@@ -128,6 +129,7 @@ internal static unsafe class Iq4KssSimd
         best = Vector512.ConditionalSelect(m, nd * s, best);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scan512(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> max, ReadOnlySpan<float> amax,
         Span<float> scales)
     {
@@ -166,6 +168,7 @@ internal static unsafe class Iq4KssSimd
     }
 
     /// <summary>Pass-2 choice per lane: odd scale l, the pruned index words of both tables, the table with the smaller error.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pass2512(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> scales, float dRow, float id,
         Span<int> lsOut, Span<ushort> vOut, Span<bool> shOut)
     {
@@ -283,6 +286,7 @@ internal static unsafe class Iq4KssSimd
         i3 = Vector256.ConditionalSelect(Vector256.Equals(jb, Vector256.Create(3)), bq, i3);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Acc(Vector256<float> id, Vector256<float> td, ref readonly KsVTab256 tab, float* xt, float* wt,
         out Vector256<float> sp, out Vector256<float> qp, out Vector256<float> sm, out Vector256<float> qm)
     {
@@ -321,6 +325,7 @@ internal static unsafe class Iq4KssSimd
         best = Vector256.ConditionalSelect(m, nd * s, best);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scan256(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> max, ReadOnlySpan<float> amax,
         Span<float> scales)
     {
@@ -359,6 +364,7 @@ internal static unsafe class Iq4KssSimd
     }
 
     /// <summary>Pass-2 choice per lane: odd scale l, the pruned index words of both tables, the table with the smaller error.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pass2256(ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> scales, float dRow, float id,
         Span<int> lsOut, Span<ushort> vOut, Span<bool> shOut)
     {

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using IQuant.Core.Types;
 
 namespace IQuant.Core.Quants;
@@ -81,6 +84,7 @@ public sealed class Iq5KsCodec : QuantCodec
     /// <inheritdoc/>
     public override void DequantizeRow(ReadOnlySpan<byte> src, Span<float> y)
     {
+        if (SimdPolicy.Current >= SimdLevel.Avx2) { DequantizeV(src, y); return; }
         float d = KsMath.ReadF32(src);
         var tab = KsTable.Iq5;
         int nsub = y.Length / 32;
@@ -99,6 +103,38 @@ public sealed class Iq5KsCodec : QuantCodec
             var ys = y.Slice(32 * i, 32);
             for (int j = 0; j < 32; j++)
                 ys[j] = lut[((qs[j] >> nsh) & 15) | (((qh[j] >> ib) & 1) << 4)];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void DequantizeV(ReadOnlySpan<byte> src, Span<float> y)
+    {
+        float d = KsMath.ReadF32(src);
+        var vt = KsVTables.Iq5;
+        int nsub = y.Length / 32;
+        var m15 = Vector256.Create(15);
+        var one = Vector256.Create(1);
+        fixed (byte* ps = src) fixed (float* py = y)
+        {
+            for (int i = 0; i < nsub; i++)
+            {
+                byte* blk = ps + 4 + BlockBytes * (i >> 3);
+                int ib = i & 7;
+                int b = blk[ib];
+                var dl = Vector256.Create(d * ((b & 254) - 127));
+                ref readonly var t = ref ((b & 1) != 0 ? ref vt.S256 : ref vt.N256);
+                var lut = new KsVTab256 { V0 = dl * t.V0, V1 = dl * t.V1, V2 = dl * t.V2, V3 = dl * t.V3 };
+                byte* qs = blk + 8 + 32 * (ib >> 1);
+                byte* qh = blk + 136;
+                int nsh = 4 * (ib & 1);
+                float* ys = py + 32 * i;
+                for (int h = 0; h < 32; h += 8)
+                {
+                    var lo = (Avx2.ConvertToVector256Int32(qs + h) >>> nsh) & m15;
+                    var hi = (Avx2.ConvertToVector256Int32(qh + h) >>> ib) & one;
+                    KsFam5.V(lo | (hi << 4), in lut).Store(ys + h);
+                }
+            }
         }
     }
 }

@@ -123,6 +123,14 @@ internal static class IqkCommon
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Trunc(float v) => v >= -2147483648f && v < 2147483648f ? (int)v : int.MinValue;
 
+    /// <summary>std::max semantics: <c>(a &lt; b) ? b : a</c> (differs from MathF.Max for NaN).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float StdMax(float a, float b) => a < b ? b : a;
+
+    /// <summary>The C macro MAX: <c>(a &gt; b) ? a : b</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float CMax(float a, float b) => a > b ? a : b;
+
     /// <summary>B2: S = Σ x² over the super-block, sequentially.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float SumSquares(ReadOnlySpan<float> x)

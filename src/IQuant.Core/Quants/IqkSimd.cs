@@ -84,7 +84,7 @@ internal static unsafe class IqkSimd
     {
         Vector512<int> ix = K.SubThenTrunc
             ? Avx512F.ConvertToVector512Int32WithTruncation(a - t0) + Vector512<int>.One
-            : Avx512F.ConvertToVector512Int32WithTruncation(a) - off;
+            : Vector512.Min(Avx512F.ConvertToVector512Int32WithTruncation(a), Vector512.Create(4096)) - off; // (no int overflow near 2^31)
         return Vector512.Max(ix, Vector512<int>.Zero);
     }
 
@@ -214,7 +214,7 @@ internal static unsafe class IqkSimd
     {
         Vector256<int> ix = K.SubThenTrunc
             ? Avx.ConvertToVector256Int32WithTruncation(a - t0) + Vector256<int>.One
-            : Avx.ConvertToVector256Int32WithTruncation(a) - off;
+            : Vector256.Min(Avx.ConvertToVector256Int32WithTruncation(a), Vector256.Create(4096)) - off; // (no int overflow near 2^31)
         return Vector256.Min(Vector256.Max(ix, Vector256<int>.Zero), Vector256.Create(255));
     }
 

@@ -264,8 +264,6 @@ internal sealed class KsScratch
     public bool[] Shifted = [];
     /// <summary>Per-element indices, n.</summary>
     public byte[] Idx = [];
-    /// <summary>Free scratch for the SIMD kernels (transposed sub-block data etc.).</summary>
-    public float[] Tmp = new float[8192];
 
     private void Ensure(int n)
     {

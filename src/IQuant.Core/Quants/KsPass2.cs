@@ -11,6 +11,7 @@ namespace IQuant.Core.Quants;
 internal static unsafe class KsPass2
 {
     /// <summary>Fills idx[32], px[32] = (w*q)*x and pq[32] = (w*q)*q.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Elements(KsTable tab, bool shifted, float* x, float* w, float idl, int l, byte* idx, float* px, float* pq,
         SimdLevel level)
     {

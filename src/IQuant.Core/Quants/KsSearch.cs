@@ -347,6 +347,7 @@ internal static unsafe class KsSearch
         return active;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scan512<F>(KsTable tab, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> max,
         ReadOnlySpan<float> amax, int ntry, bool guard, Span<float> scales, Span<bool> shifted) where F : struct, IKsFamily
     {
@@ -434,6 +435,7 @@ internal static unsafe class KsSearch
         return m;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Acc512<F>(float* xt, float* wt, Vector512<float> id, ref readonly KsVTab512 t,
         out Vector512<float> sp, out Vector512<float> qp, out Vector512<float> sm, out Vector512<float> qm) where F : struct, IKsFamily
     {
@@ -453,6 +455,7 @@ internal static unsafe class KsSearch
         sp = s0; qp = s1; sm = s2; qm = s3;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Acc512Pair<F>(float* xt, float* wt, Vector512<float> idn, Vector512<float> ids,
         ref readonly KsVTab512 tn, ref readonly KsVTab512 ts,
         out Vector512<float> spn, out Vector512<float> qpn, out Vector512<float> smn, out Vector512<float> qmn,
@@ -482,6 +485,7 @@ internal static unsafe class KsSearch
         spn = s0; qpn = s1; smn = s2; qmn = s3; sps = s4; qps = s5; sms = s6; qms = s7;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Scan256<F>(KsTable tab, ReadOnlySpan<float> x, ReadOnlySpan<float> w, ReadOnlySpan<float> max,
         ReadOnlySpan<float> amax, int ntry, bool guard, Span<float> scales, Span<bool> shifted) where F : struct, IKsFamily
     {
@@ -546,6 +550,7 @@ internal static unsafe class KsSearch
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Acc256<F>(float* xt, float* wt, Vector256<float> id, ref readonly KsVTab256 t,
         out Vector256<float> sp, out Vector256<float> qp, out Vector256<float> sm, out Vector256<float> qm) where F : struct, IKsFamily
     {
@@ -565,6 +570,7 @@ internal static unsafe class KsSearch
         sp = s0; qp = s1; sm = s2; qm = s3;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Acc256Pair<F>(float* xt, float* wt, Vector256<float> idn, Vector256<float> ids,
         ref readonly KsVTab256 tn, ref readonly KsVTab256 ts,
         out Vector256<float> spn, out Vector256<float> qpn, out Vector256<float> smn, out Vector256<float> qmn,

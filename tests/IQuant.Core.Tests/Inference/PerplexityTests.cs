@@ -24,24 +24,6 @@ public sealed class PerplexityTests
         ["IQ4_KS"] = (36.2132, 0.5247), ["IQ4_KS-im"] = (36.2077, 0.5250),
     };
 
-    /// <summary>IQuant's PPL over the first 16 chunks (the same engine gives the full-text figures above within 0.5%).</summary>
-    public static readonly Dictionary<string, double> First16 = new()
-    {
-        ["f16"] = 34.1143,
-        ["IQ2_K"] = 35.4378,
-        ["IQ2_K-im"] = 35.3540,
-        ["IQ2_KS"] = 35.6403,
-        ["IQ2_KS-im"] = 35.7491,
-        ["IQ3_K"] = 34.4340,
-        ["IQ3_K-im"] = 34.3951,
-        ["IQ3_KS"] = 34.4817,
-        ["IQ3_KS-im"] = 34.5672,
-        ["IQ4_K"] = 34.1711,
-        ["IQ4_K-im"] = 34.1801,
-        ["IQ4_KS"] = 34.1957,
-        ["IQ4_KS-im"] = 34.1995,
-    };
-
     private static PerplexityResult Run(string file, int chunks, int threads = 2)
     {
         using var m = LlamaModel.Load(file);
@@ -51,18 +33,30 @@ public sealed class PerplexityTests
         return Perplexity.Compute(ctx, ids, 512, chunks, tok.AddBosDefault, tok.BosId);
     }
 
-    public static TheoryData<string> Files => new(First16.Keys);
+    public static TheoryData<string> QuantizedFiles => new(IkFullText.Keys.Where(k => k != "f16"));
 
+    private static readonly Lazy<PerplexityResult> s_f16First16 =
+        new(() => Run(TestPaths.RequireShared("models", "iquant-demo-f16.gguf"), 16));
+
+    /// <summary>
+    /// Every reference quantization on the first 16 chunks (the full text of all 13 files takes minutes; CI runs it for
+    /// F16 and IQ4_KS below, bench/Test-PerplexityConformance.ps1 for all). No figure of our own is assumed: what is
+    /// checked is that quantizing costs what it costs in ik_llama.cpp — the PPL ratio quantized/F16 over these chunks
+    /// matches ik's full-text ratio within 1% (the 16-chunk sample itself differs from the full text by up to 0.62%, IQ2_K; a wrong kernel moves it by far more).
+    /// </summary>
     [Theory]
-    [MemberData(nameof(Files))]
-    public void First16ChunksMatch(string name)
+    [MemberData(nameof(QuantizedFiles))]
+    public void First16ChunksDegradeAsInIkLlamaCpp(string name)
     {
         string file = TestPaths.RequireShared("models", $"iquant-demo-{name}.gguf");
         var r = Run(file, 16);
+        var f16 = s_f16First16.Value;
         Assert.Equal(16, r.Chunks);
         Assert.Equal(64_900, r.Tokens);
         Assert.Equal(16 * 255, r.ScoredTokens);
-        Assert.True(Math.Abs(r.Ppl / First16[name] - 1) < 0.001, $"{name}: PPL {r.Ppl:F4} over 16 chunks, expected {First16[name]:F4}");
+        double ours = r.Ppl / f16.Ppl, theirs = IkFullText[name].Ppl / IkFullText["f16"].Ppl;
+        Assert.True(ours > 1, $"{name}: quantized PPL {r.Ppl:F4} is not above F16's {f16.Ppl:F4}");
+        Assert.True(Math.Abs(ours / theirs - 1) < 0.01, $"{name}: PPL ratio to F16 {ours:F5} over 16 chunks, ik_llama.cpp full text {theirs:F5}");
     }
 
     /// <summary>The full text (126 chunks, about 40 s each on two shared cores) for the F16 model and one quantized file.</summary>

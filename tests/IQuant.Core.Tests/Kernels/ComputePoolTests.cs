@@ -22,6 +22,33 @@ public class ComputePoolTests
                 }
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Run_ManySmallJobs_EveryItemOnce(int threads)
+    {
+        using var pool = new ComputePool(threads) { SpinMicroseconds = 50 };
+        var job = new CountJob();
+        for (int rep = 0; rep < 20000; rep++)
+        {
+            int count = 2 + rep % 13;
+            job.Reset(count);
+            pool.Run(job, count, 1);
+            for (int i = 0; i < count; i++)
+                if (job.Hits[i] != 1) Assert.Fail($"rep {rep}: item {i} hit {job.Hits[i]} times");
+        }
+    }
+
+    private sealed class CountJob : ComputeJob
+    {
+        public int[] Hits = new int[16];
+        public void Reset(int count) => Array.Clear(Hits, 0, count);
+        public override void Execute(int start, int end, int worker)
+        {
+            for (int i = start; i < end; i++) Interlocked.Increment(ref Hits[i]);
+        }
+    }
+
     [Fact]
     public void For_AfterParking_StillRuns()
     {

@@ -11,22 +11,33 @@ public unsafe class KernelUnitTests
     [
         (GgmlType.IQ4_KS, 3), (GgmlType.IQ2_KS, 3), (GgmlType.IQ3_KS, 3), (GgmlType.IQ2_K, 3), (GgmlType.IQ3_K, 3),
         (GgmlType.IQ4_K, 3), (GgmlType.IQ5_K, 3), (GgmlType.IQ5_KS, 3), (GgmlType.IQ6_K, 3), (GgmlType.IQ4_KSS, 3),
-        (GgmlType.IQ2_KL, 3), (GgmlType.Q2_K, 3), (GgmlType.Q3_K, 3), (GgmlType.Q4_K, 3), (GgmlType.Q5_K, 3), (GgmlType.Q6_K, 3),
+        (GgmlType.IQ2_KL, 3), (GgmlType.IQ4_XS, 3), (GgmlType.Q8_0, 24), (GgmlType.Q4_0, 13), (GgmlType.Q5_0, 13), (GgmlType.Q6_0, 13), (GgmlType.IQ4_NL, 13), (GgmlType.Q2_K, 3), (GgmlType.Q3_K, 3), (GgmlType.Q4_K, 3), (GgmlType.Q5_K, 3), (GgmlType.Q6_K, 3),
     ];
 
     /// <summary>
     /// Random bytes are valid blocks of every type (any scale / shift / sign pattern, Q6_K scale -128, ...): the fused
     /// vector kernels must return exactly the scalar decode-then-dot result, for 1..9 activation rows.
     /// </summary>
-    [Fact]
-    public void FusedKernels_MatchScalar_OnRandomBlocks()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FusedKernels_MatchScalar_OnRandomBlocks(bool zmm)
     {
         if (SimdPolicy.Hardware < SimdLevel.Avx2) Assert.Skip("needs AVX2");
+        if (zmm && SimdPolicy.Hardware < SimdLevel.Avx512) Assert.Skip("needs AVX-512");
+        bool saved = TypeKernel.UseZmm;
+        TypeKernel.UseZmm = zmm;   // both paths are exact, so tests running concurrently are unaffected
+        try { RandomBlocks(); }
+        finally { TypeKernel.UseZmm = saved; }
+    }
+
+    private static void RandomBlocks()
+    {
         var rng = new Random(77);
         foreach (var (type, blocks) in s_types)
         {
             var info = TypeTable.Get(type);
-            int cols = 256 * blocks, rows = 23;
+            int cols = info.BlockSize * blocks, rows = 23;
             var w = new byte[info.RowSize(cols) * rows];
             rng.NextBytes(w);
             // Keep row scales finite so float results are comparable (NaN != NaN bitwise is fine too, but be explicit).
@@ -58,14 +69,18 @@ public unsafe class KernelUnitTests
         if (SimdPolicy.Hardware < SimdLevel.Avx2) Assert.Skip("needs AVX2");
         var h = new ushort[65536];
         for (int i = 0; i < h.Length; i++) h[i] = (ushort)i;
-        var f = new float[65536];
-        fixed (ushort* ph = h) fixed (float* pf = f)
-            RowDots.F16ToF32(ph, pf, h.Length, SimdLevel.Avx2);
-        for (int i = 0; i < h.Length; i++)
+        foreach (var level in new[] { SimdLevel.Avx2, SimdLevel.Avx512 })
         {
-            float e = Fp16.ToFloat((ushort)i);
-            if (float.IsNaN(e)) Assert.True(float.IsNaN(f[i]), $"{i:X4}");
-            else Assert.True(BitConverter.SingleToInt32Bits(e) == BitConverter.SingleToInt32Bits(f[i]), $"{i:X4}: {f[i]} vs {e}");
+            if (level > SimdPolicy.Hardware) continue;
+            var f = new float[65536];
+            fixed (ushort* ph = h) fixed (float* pf = f)
+                RowDots.F16ToF32(ph, pf, h.Length, level);
+            for (int i = 0; i < h.Length; i++)
+            {
+                float e = Fp16.ToFloat((ushort)i);
+                if (float.IsNaN(e)) Assert.True(float.IsNaN(f[i]), $"{level} {i:X4}");
+                else Assert.True(BitConverter.SingleToInt32Bits(e) == BitConverter.SingleToInt32Bits(f[i]), $"{level} {i:X4}: {f[i]} vs {e}");
+            }
         }
     }
 }

@@ -17,8 +17,8 @@ public unsafe class MatMulTests
     public static readonly GgmlType[] KernelTypes =
     [
         GgmlType.IQ4_KS, GgmlType.IQ2_KS, GgmlType.IQ3_KS, GgmlType.IQ4_K, GgmlType.IQ3_K, GgmlType.IQ2_K,
-        GgmlType.IQ5_K, GgmlType.IQ5_KS, GgmlType.IQ6_K, GgmlType.IQ4_KSS, GgmlType.IQ2_KL,
-        GgmlType.Q8_0, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+        GgmlType.IQ5_K, GgmlType.IQ5_KS, GgmlType.IQ6_K, GgmlType.IQ4_KSS, GgmlType.IQ2_KL, GgmlType.IQ4_XS,
+        GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q6_0, GgmlType.IQ4_NL, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
         GgmlType.F16, GgmlType.F32,
     ];
 
@@ -26,7 +26,7 @@ public unsafe class MatMulTests
     {
         var d = new TheoryData<string, int>();
         foreach (var t in KernelTypes) d.Add(t.ToString(), 768);
-        d.Add(GgmlType.Q4_0.ToString(), 768);   // no native kernel: the dequantizing fallback
+        d.Add(GgmlType.Q4_1.ToString(), 768);   // no native kernel: the dequantizing fallback
         d.Add(GgmlType.Q8_0.ToString(), 352);   // 11 blocks: a partial group of 8
         d.Add(GgmlType.F16.ToString(), 100);    // vector tails
         d.Add(GgmlType.F32.ToString(), 100);
@@ -107,7 +107,7 @@ public unsafe class MatMulTests
     {
         var deq = new float[x.Length];
         var hs = new float[x.Length];
-        bool q80 = type == GgmlType.Q8_0;
+        bool q80 = type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q6_0 or GgmlType.IQ4_NL;
         int bs = q80 ? 32 : 256;
         if (type is GgmlType.F16 or GgmlType.F32) { x.CopyTo(deq, 0); return (deq, hs); }
         var blk = new byte[q80 ? Q8Activations.Q80RowBytes(1) : Q8Activations.Q8KBlockBytes];
@@ -251,6 +251,63 @@ public unsafe class MatMulTests
         }
     }
 
+    [Theory]
+    [InlineData("IQ4_KS")]
+    [InlineData("Q8_0")]
+    [InlineData("F16")]
+    public void Multiply_LargeBatch_TilesMatchSingleRows(string typeName)
+    {
+        // 150 activation rows span three 64-row tiles; every output must equal the one-row product (integer types
+        // exactly; F16 uses a different summation order for single rows, so compare within 1e-6 of Σ|w·x|).
+        var type = Enum.Parse<GgmlType>(typeName);
+        const int rows = 19, cols = 512, nVec = 150;
+        var weights = MakeWeights(type, rows, cols, 9);
+        var x = RandomValues(new Random(4), nVec * cols);
+        var all = Run(type, weights, rows, cols, x, nVec, SimdPolicy.Hardware, 2);
+        var wf = Dequantized(type, weights, rows, cols);
+        for (int v = 0; v < nVec; v += 7)
+        {
+            var one = Run(type, weights, rows, cols, x[(v * cols)..((v + 1) * cols)], 1, SimdPolicy.Hardware, 1);
+            for (int r = 0; r < rows; r++)
+            {
+                if (type != GgmlType.F16) Assert.Equal(one[r], all[v * rows + r]);
+                else
+                {
+                    double abs = 0;
+                    for (int c = 0; c < cols; c++) abs += Math.Abs(wf[r * cols + c] * x[v * cols + c]);
+                    Assert.True(Math.Abs(one[r] - all[v * rows + r]) <= 1e-6 * abs);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Multiply_ConcurrentCallsOnOnePool_AreSerializedAndCorrect()
+    {
+        const int rows = 64, cols = 512, nVec = 9;
+        var weights = MakeWeights(GgmlType.IQ4_KS, rows, cols, 5);
+        var x = RandomValues(new Random(2), nVec * cols);
+        var expected = Run(GgmlType.IQ4_KS, weights, rows, cols, x, nVec, SimdLevel.Scalar, 1);
+        using var pool = new ComputePool(2);
+        var handle = GCHandle.Alloc(weights, GCHandleType.Pinned);
+        try
+        {
+            var w = new WeightMatrix(GgmlType.IQ4_KS, cols, rows, (byte*)handle.AddrOfPinnedObject());
+            var level = SimdPolicy.Current;
+            Parallel.For(0, 4, _ =>
+            {
+                using var __ = SimdPolicy.Override(level);
+                for (int i = 0; i < 20; i++)
+                {
+                    var y = new float[nVec * rows];
+                    MatMul.Multiply(w, x, nVec, y, pool);
+                    Assert.Equal(expected, y);
+                }
+            });
+        }
+        finally { handle.Free(); }
+    }
+
     [Fact]
     public void Multiply_ValidatesArguments()
     {
@@ -263,6 +320,12 @@ public unsafe class MatMulTests
             Assert.Throws<ArgumentException>(() => MatMul.Multiply(w, new float[256], 1, new float[3], null));
             byte* q = p;
             Assert.Throws<ArgumentException>(() => new WeightMatrix(GgmlType.IQ4_KS, 100, 4, q));
+            var row = new float[256];
+            w.DequantizeRow(3, row);
+            var expected = new float[256];
+            Codecs.Get(GgmlType.IQ4_KS).DequantizeRow(weights.AsSpan(3 * 140, 140), expected);
+            Assert.Equal(expected, row);
+            Assert.Throws<ArgumentOutOfRangeException>(() => new WeightMatrix(GgmlType.IQ4_KS, 256, 4, q).DequantizeRow(4, row));
         }
     }
 }

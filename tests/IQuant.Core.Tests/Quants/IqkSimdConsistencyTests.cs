@@ -94,3 +94,144 @@ public class IqkSimdConsistencyTests
         }
     }
 }
+
+/// <summary>The SIMD nearest-index kernels against the scalar B5 functions on a dense sweep of arguments.</summary>
+public class IqkBestIndexTests
+{
+    public static TheoryData<int, bool> Grids()
+    {
+        var td = new TheoryData<int, bool>();
+        foreach (int n in new[] { 3, 4, 5, 6 })
+        {
+            td.Add(n, false);
+            td.Add(n, true);
+        }
+        return td;
+    }
+
+    private static IqkGrid Grid(int n) => n switch { 3 => IqkCommon.Iq3, 4 => IqkCommon.Iq4, 5 => IqkCommon.Iq5, _ => IqkCommon.Iq6 };
+
+    [Theory]
+    [MemberData(nameof(Grids))]
+    public void BestIndices_AllLevels_MatchScalar(int family, bool shifted)
+    {
+        var g = Grid(family);
+        var t = g.Table(shifted);
+        var values = new List<float>();
+        // every 1/64 step over the table range and beyond (hits integers, midpoints and bucket edges exactly)
+        for (int i = -300 * 64; i <= 300 * 64; i++) values.Add(i / 64f);
+        // neighbours of midpoints and integers, one ulp away
+        for (int k = 0; k + 1 < g.N; k++)
+        {
+            float mid = (t[k] + t[k + 1]) / 2;
+            values.Add(mid); values.Add(MathF.BitIncrement(mid)); values.Add(MathF.BitDecrement(mid));
+        }
+        for (int i = -300; i <= 300; i++) { values.Add(MathF.BitIncrement(i)); values.Add(MathF.BitDecrement(i)); }
+        values.AddRange([0f, -0f, 1e-30f, -1e-30f, 1e10f, -1e10f, 3e9f, -3e9f, float.MaxValue, float.MinValue,
+            float.PositiveInfinity, float.NegativeInfinity, 2147483520f, -2147483648f, -2147483904f]);
+        var rng = new Random(family * 10 + (shifted ? 1 : 0));
+        for (int i = 0; i < 20000; i++) values.Add((float)((rng.NextDouble() - 0.5) * 600));
+        while (values.Count % 16 != 0) values.Add(0);
+
+        var x = new float[16];
+        var got = new int[16];
+        foreach (var level in VectorConformanceTests.Levels())
+            for (int b = 0; b < values.Count; b += 16)
+            {
+                for (int j = 0; j < 16; j++) x[j] = values[b + j];
+                IqkSimd.BestIndices(level, g, shifted, 1f, x, got);
+                for (int j = 0; j < 16; j++)
+                {
+                    int want = g.BestIndex(t, x[j]);
+                    if (got[j] != want)
+                        Assert.Fail($"family {family} shifted {shifted} {level}: a = {x[j]:R} gives {got[j]}, scalar {want}");
+                }
+            }
+    }
+}
+
+/// <summary>The SIMD B6 candidate-sum kernels against the scalar loop (every lane, every sum, bit for bit).</summary>
+public class IqkCandidateSumsTests
+{
+    [Theory]
+    [InlineData(3, 3, 2)]
+    [InlineData(4, 7, 1)]
+    [InlineData(5, 5, 1)]
+    [InlineData(6, 5, 1)]
+    public void CandidateSums_AllLevels_MatchScalar(int family, int ntry, int step)
+    {
+        var g = family switch { 3 => IqkCommon.Iq3, 4 => IqkCommon.Iq4, 5 => IqkCommon.Iq5, _ => IqkCommon.Iq6 };
+        var rng = new Random(family);
+        var x = new float[16];
+        var w = new float[16];
+        for (int round = 0; round < 2000; round++)
+        {
+            double scale = Math.Pow(10, rng.Next(-20, 6));
+            for (int j = 0; j < 16; j++)
+            {
+                x[j] = (float)((rng.NextDouble() - 0.5) * scale);
+                if (round % 7 == 0) x[j] = rng.Next(-8, 9) / 4f;           // exact ties
+                w[j] = round % 5 == 0 ? 0f : (float)rng.NextDouble();
+            }
+            if (round % 11 == 0) x[rng.Next(16)] = 0;
+            float amax = IqkCommon.BlockMax(x, out float max);
+            if (amax == 0) continue;
+            var ids = new float[IqkScan.MaxCandidates];
+            int nc = IqkScan.Candidates(g, max, ntry, step, ids, SimdLevel.Scalar, out uint mask);
+            if (round % 13 == 0) ids[rng.Next(nc)] *= 1e6f;                 // far out of the table range
+            var want = new float[4 * IqkScan.MaxCandidates];
+            IqkScan.CandidateSumsScalar(g, x, w, ids, mask, nc, want);
+            foreach (var level in VectorConformanceTests.Levels().Where(l => l != SimdLevel.Scalar))
+            {
+                var got = new float[4 * IqkScan.MaxCandidates];
+                var idc = (float[])ids.Clone();
+                IqkSimd.CandidateSums(level, g, x, w, idc, mask, nc, got);
+                for (int k = 0; k < 4; k++)
+                    for (int i = 0; i < nc; i++)
+                    {
+                        int o = k * IqkScan.MaxCandidates + i;
+                        if (BitConverter.SingleToInt32Bits(got[o]) != BitConverter.SingleToInt32Bits(want[o]))
+                            Assert.Fail($"family {family} {level} round {round}: sum {k} of candidate {i} is {got[o]:R}, scalar {want[o]:R}");
+                    }
+            }
+        }
+    }
+}
+
+/// <summary>The SIMD IQ2_K partition search against the scalar search, on many sub-blocks.</summary>
+public class Iq2KSearchTests
+{
+    [Fact]
+    public unsafe void Search_AllLevels_MatchScalar()
+    {
+        var rng = new Random(7);
+        var x = new float[16];
+        var w = new float[16];
+        float* scratch = stackalloc float[Iq2KSearch.ScratchFloats];
+        for (int round = 0; round < 6000; round++)
+        {
+            int kind = round % 6;
+            for (int j = 0; j < 16; j++)
+            {
+                x[j] = kind switch
+                {
+                    0 => (float)(rng.NextDouble() - 0.5),
+                    1 => rng.Next(-4, 5) / 8f,                                   // many equal values (sort ties)
+                    2 => (float)((rng.NextDouble() - 0.5) * 1e-12),
+                    3 => j < 8 ? 0f : (float)rng.NextDouble(),
+                    4 => (float)Math.Round(rng.NextDouble() * 3) - 1.5f,
+                    _ => (float)((rng.NextDouble() - 0.5) * Math.Pow(10, rng.Next(-3, 4))),
+                };
+                w[j] = kind == 4 ? 1f : (float)(rng.NextDouble() * rng.NextDouble());
+            }
+            if (round % 17 == 0) w[rng.Next(16)] = 0;
+            float d0 = Iq2KSearch.Search(x, w, scratch, SimdLevel.Scalar, out bool s0);
+            foreach (var level in VectorConformanceTests.Levels().Where(l => l != SimdLevel.Scalar))
+            {
+                float d = Iq2KSearch.Search(x, w, scratch, level, out bool s);
+                if (BitConverter.SingleToInt32Bits(d) != BitConverter.SingleToInt32Bits(d0) || s != s0)
+                    Assert.Fail($"{level} round {round}: d = {d:R} shifted {s}, scalar {d0:R} shifted {s0}");
+            }
+        }
+    }
+}

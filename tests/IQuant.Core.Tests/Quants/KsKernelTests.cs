@@ -68,26 +68,30 @@ public class KsKernelTests
     public void AllSimdLevels_GiveIdenticalBytes(string key)
     {
         var codec = VectorConformanceTests.CodecFor(key);
-        const int rows = 12, n = 768;
-        var x = Rows(rows, n, 11);
-        var rng = new Random(5);
-        var im = new float[n];
-        for (int j = 0; j < n; j++) im[j] = j / 32 == 3 ? 0 : (float)(rng.NextDouble() * rng.NextDouble() * 3);
-        foreach (var imatrix in new[] { Array.Empty<float>(), im })
+        foreach (var (rows, n, seed) in new[] { (12, 768, 11), (4, 2304, 12) })
         {
-            byte[]? reference = null;
-            float[]? deq = null;
-            foreach (var level in VectorConformanceTests.Levels())
+            var x = Rows(rows, n, seed);
+            var rng = new Random(seed + 100);
+            var im = new float[n];
+            for (int j = 0; j < n; j++) im[j] = j / 32 == 3 ? 0 : (float)(rng.NextDouble() * rng.NextDouble() * 3);
+            var wide = new float[n];
+            for (int j = 0; j < n; j++) wide[j] = j % 97 == 0 ? 0 : (float)Math.Pow(10, rng.NextDouble() * 12 - 8);
+            foreach (var imatrix in new[] { Array.Empty<float>(), im, wide })
             {
-                using var _ = SimdPolicy.Override(level);
-                var dst = new byte[rows * codec.Info.RowSize(n)];
-                RowQuantizer.Quantize(codec, x, n, imatrix, dst, threads: 1);
-                var y = new float[rows * n];
-                RowQuantizer.Dequantize(codec, dst, n, y, threads: 1);
-                if (reference is null) { reference = dst; deq = y; continue; }
-                VectorConformanceTests.AssertBytes(reference, dst, codec.Info.RowSize(n), $"{key} {level} im={imatrix.Length > 0}");
-                for (int i = 0; i < y.Length; i++)
-                    Assert.True(BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(deq![i]), $"{key} {level} dequant element {i}");
+                byte[]? reference = null;
+                float[]? deq = null;
+                foreach (var level in VectorConformanceTests.Levels())
+                {
+                    using var _ = SimdPolicy.Override(level);
+                    var dst = new byte[rows * codec.Info.RowSize(n)];
+                    RowQuantizer.Quantize(codec, x, n, imatrix, dst, threads: 1);
+                    var y = new float[rows * n];
+                    RowQuantizer.Dequantize(codec, dst, n, y, threads: 1);
+                    if (reference is null) { reference = dst; deq = y; continue; }
+                    VectorConformanceTests.AssertBytes(reference, dst, codec.Info.RowSize(n), $"{key} n={n} {level} im={imatrix.Length > 0}");
+                    for (int i = 0; i < y.Length; i++)
+                        Assert.True(BitConverter.SingleToInt32Bits(y[i]) == BitConverter.SingleToInt32Bits(deq![i]), $"{key} {level} dequant element {i}");
+                }
             }
         }
     }
