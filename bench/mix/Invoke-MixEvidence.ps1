@@ -27,6 +27,7 @@ $eval = Join-Path $models 'eval-public.txt'
 $out = Join-Path $PSScriptRoot 'out'
 New-Item -ItemType Directory -Force $out | Out-Null
 $analysis = Join-Path $out 'analysis.json'
+$kldRef = Join-Path $out 'f16-eval.kld'
 $pplArgs = @{ Path = $eval; Context = 512; ThrottleLimit = $ThrottleLimit }
 if ($Chunks -gt 0) { $pplArgs.Chunks = $Chunks }
 
@@ -45,19 +46,24 @@ $rows = foreach ($ft in $FileType) {
     Write-Host "[$($sw.Elapsed.ToString('hh\:mm\:ss'))] $ft : perplexity of the recipe and the mix" -ForegroundColor Cyan
     $pr = Measure-IQuantPerplexity -Model $recipe @pplArgs
     $pm = Measure-IQuantPerplexity -Model $mix @pplArgs
+    Write-Host "[$($sw.Elapsed.ToString('hh\:mm\:ss'))] $ft : KL-divergence of both against F16 (reference logits cached in $kldRef)" -ForegroundColor Cyan
+    $kr, $km = Get-Item $recipe, $mix | Compare-IQuantModel -Reference $f16 -Path $eval -Context 512 -ReferenceLogits $kldRef -ThrottleLimit $ThrottleLimit
     [pscustomobject]@{
         FileType = $ft; RecipeFileBytes = $size; MixFileBytes = (Get-Item $mix).Length
         RecipeTensorBytes = $recipeTensors; MixTensorBytes = $mixTensors
         RecipePPL = $pr.PPL; RecipeError = $pr.Error; MixPPL = $pm.PPL; MixError = $pm.Error
+        RecipeKld = $kr.MeanKld; MixKld = $km.MeanKld; RecipeSameTop = $kr.SameTop; MixSameTop = $km.SameTop
         Types = (($res | Where-Object { $_ -is [IQuant.IQuantTensorResult] -and $_.Quantized } | Group-Object TargetType |
                   Sort-Object Count -Descending | ForEach-Object { "$($_.Count)×$($_.Name)" }) -join ', ')
     }
 }
 $rows | Export-Csv (Join-Path $out 'results.csv') -NoTypeInformation
 $f16ppl = Measure-IQuantPerplexity -Model $f16 @pplArgs
-"| recipe (ik, -im) | file bytes recipe / mix | tensor bytes recipe / mix | PPL recipe | PPL mix | Δ mix − recipe | mix types |"
-"|---|---:|---:|---:|---:|---:|---|"
+"| recipe (ik, -im) | file bytes recipe / mix | tensor bytes recipe / mix | PPL recipe | PPL mix | Δ PPL mix − recipe | mean KLD recipe / mix | same top recipe / mix |"
+"|---|---:|---:|---:|---:|---:|---:|---:|"
 foreach ($r in $rows) {
-    "| $($r.FileType) | $($r.RecipeFileBytes) / $($r.MixFileBytes) | $($r.RecipeTensorBytes) / $($r.MixTensorBytes) | {0:F4} ± {1:F4} | {2:F4} ± {3:F4} | {4:+0.0000;-0.0000} | $($r.Types) |" -f $r.RecipePPL, $r.RecipeError, $r.MixPPL, $r.MixError, ($r.MixPPL - $r.RecipePPL)
+    "| $($r.FileType) | $($r.RecipeFileBytes) / $($r.MixFileBytes) | $($r.RecipeTensorBytes) / $($r.MixTensorBytes) | {0:F4} ± {1:F4} | {2:F4} ± {3:F4} | {4:+0.0000;-0.0000} | {5:F5} / {6:F5} | {7:P2} / {8:P2} |" -f $r.RecipePPL, $r.RecipeError, $r.MixPPL, $r.MixError, ($r.MixPPL - $r.RecipePPL), $r.RecipeKld, $r.MixKld, $r.RecipeSameTop, $r.MixSameTop
 }
+""
+foreach ($r in $rows) { "- $($r.FileType) mix: $($r.Types)" }
 "F16: {0:F4} ± {1:F4}. Total time {2}." -f $f16ppl.PPL, $f16ppl.Error, $sw.Elapsed

@@ -432,7 +432,9 @@ public static class MixPlanner
         }
         string model = pts.Count == 1
             ? $"probe {pts[0].Type} KLD {pts[0].K:g3}, linear in error"
-            : $"probes {string.Join(", ", pts.Select(p => $"{p.Type} KLD {p.K:g3}"))}, power law in error";
+            : pts.Count > 4
+                ? $"probed at all {pts.Count} types (KLD {pts[^1].K:g3} at {pts[^1].Type} … {pts[0].K:g3} at {pts[0].Type})"
+                : $"probes {string.Join(", ", pts.Select(p => $"{p.Type} KLD {p.K:g3}"))}, power law in error";
         return (loss, model);
     }
 
