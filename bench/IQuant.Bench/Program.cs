@@ -7,6 +7,7 @@ using BenchmarkDotNet.Running;
 // Per-thread CPU-time quantize/dequantize throughput: ... -- cputime IQ4_KS,IQ2_KS,iq2_ks-scalar [rows]
 // Quick matmul timer (wall + CPU time, no BenchmarkDotNet): ... -- matvec-quick
 if (args.Length > 0 && args[0] == "quantize-model") return IQuant.Bench.ModelQuantizeRun.Run(args);
+if (args.Length > 0 && args[0] == "gen-calibration") return IQuant.Bench.GenCalibration.Run(args);
 if (args.Length > 0 && args[0] == "inference") { IQuant.Bench.InferenceBench.Quick(args[1..]); return 0; }
 if (args.Length > 0 && args[0] == "throughput") { IQuant.Bench.ThroughputReport.Run(args[1..]); return 0; }
 if (args.Length > 0 && args[0] == "cputime") { IQuant.Bench.CpuTimeReport.Run(args[1..]); return 0; }

@@ -14,7 +14,9 @@ param(
     [string[]] $FileType = @('IQ2_KS', 'IQ2_K', 'IQ3_KS', 'IQ3_K', 'IQ4_KS', 'IQ4_K'),
     [int] $CalibrationChunks = 8,
     [int] $Chunks = 0,            # PPL chunks (0 = the full text)
-    [int] $ThrottleLimit = 2
+    [int] $ThrottleLimit = 2,
+    [string] $Calibration,        # probe calibration text (default: shared/models/calibration.txt)
+    [string] $OutDir              # default: bench/mix/out
 )
 $ErrorActionPreference = 'Stop'
 $root = Resolve-Path (Join-Path $PSScriptRoot '../..')
@@ -22,9 +24,9 @@ Import-Module (Join-Path $root 'IQuant.psd1') -Force
 $models = Join-Path $Shared 'models'
 $f16 = Join-Path $root 'models/iquant-demo-f16.gguf'
 $imatrix = Join-Path $models 'iquant-demo.imatrix'
-$calib = Join-Path $models 'calibration.txt'
+$calib = if ($Calibration) { (Resolve-Path $Calibration).Path } else { Join-Path $models 'calibration.txt' }
 $eval = Join-Path $models 'eval-public.txt'
-$out = Join-Path $PSScriptRoot 'out'
+$out = if ($OutDir) { $OutDir } else { Join-Path $PSScriptRoot 'out' }
 New-Item -ItemType Directory -Force $out | Out-Null
 $analysis = Join-Path $out 'analysis.json'
 $kldRef = Join-Path $out 'f16-eval.kld'

@@ -66,4 +66,20 @@ Describe 'ConvertTo-IQuant automatic mixes' {
         $a.Sensitivity | Should -Be 'probes'
         $a.Tensors.Count | Should -Be 7
     }
+    It 'probes sensitivities on text sampled from the model with -GeneratedCalibration' {
+        $json = Join-Path $TestDrive 'generated.json'
+        $p = ConvertTo-IQuant $demo -TargetBpw 5 -CandidateType $cands -TensorType @{ '^(?!blk\.0\.)' = 'IQ4_KS' } -GeneratedCalibration `
+            -CalibrationChunks 1 -CalibrationContext 64 -ProbeType IQ3_KS, Q8_0 -AnalysisPath $json -WhatIf
+        $mixed = $p | Where-Object { $_.Name -like 'blk.0.*' -and $_.Quantized }
+        $mixed.Count | Should -Be 7
+        $mixed | ForEach-Object { $_.Reason | Should -BeLike '*probes*KLD*' }
+        $a = Get-Content $json -Raw | ConvertFrom-Json
+        $a.Sensitivity | Should -Be 'probes'
+        # Lower-bit probes cost more: every tensor's IQ3_KS probe has a larger KL-divergence than its Q8_0 probe.
+        foreach ($t in $a.Tensors) { $t.Probes.IQ3_KS | Should -BeGreaterThan $t.Probes.Q8_0 }
+    }
+    It 'refuses -CalibrationPath together with -GeneratedCalibration' {
+        { ConvertTo-IQuant $demo -TargetBpw 5 -CandidateType $cands -GeneratedCalibration -CalibrationPath $demo -WhatIf -ErrorAction Stop } |
+            Should -Throw -ErrorId 'CalibrationConflict*'
+    }
 }

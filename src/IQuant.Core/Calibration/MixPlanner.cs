@@ -41,8 +41,15 @@ public sealed record MixSettings
 /// <summary>Calibration text for sensitivity probes.</summary>
 public sealed record MixCalibration
 {
-    /// <summary>The tokenized calibration text (BOS first when the model adds one).</summary>
+    /// <summary>The tokenized calibration text (BOS first when the model adds one); empty with <see cref="Generated"/>.</summary>
     public required IReadOnlyList<int> Tokens { get; init; }
+    /// <summary>
+    /// Probe on text sampled from the source model (<see cref="GeneratedCalibration"/>, <see cref="Chunks"/> chunks of
+    /// <see cref="Context"/> tokens with <see cref="Seed"/>) instead of <see cref="Tokens"/>.
+    /// </summary>
+    public bool Generated { get; init; }
+    /// <summary>Sampler seed of <see cref="Generated"/> text.</summary>
+    public ulong Seed { get; init; } = GeneratedCalibration.DefaultSeed;
     /// <summary>Identifies the text in the analysis key (e.g. a content hash).</summary>
     public required string TextId { get; init; }
     /// <summary>Chunks evaluated per probe.</summary>
@@ -168,7 +175,7 @@ public static class MixPlanner
         foreach (var (rx, ty) in s.Pins) sb.Append("pin:").Append(rx).Append('=').Append(ty).Append('|');
         sb.Append(s.OutputTensorType).Append('|').Append(s.TokenEmbeddingType).Append('|');
         if (cal is not null)
-            sb.Append("cal:").Append(cal.TextId).Append(':').Append(cal.Chunks).Append(':').Append(cal.Context).Append(':')
+            sb.Append("cal-spread:").Append(cal.Generated ? $"generated:{cal.Seed}" : cal.TextId).Append(':').Append(cal.Chunks).Append(':').Append(cal.Context).Append(':')
               .Append(string.Join(",", cal.ProbeTypes ?? [])).Append(':').Append(cal.ProbeAllTypesWithoutImatrix).Append('|');
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..32];
     }
@@ -357,11 +364,14 @@ public static class MixPlanner
             using (source)
             {
                 int nCtx = cal.Context;
-                if (cal.Tokens.Count < 2 * nCtx)
+                if (!cal.Generated && cal.Tokens.Count < 2 * nCtx)
                     throw new MixPlanException("CalibrationTooShort", $"The calibration text has {cal.Tokens.Count} tokens; probes with a context of {nCtx} need at least {2 * nCtx}.");
                 using var ctx = new InferenceContext(source, new InferenceOptions { ContextLength = nCtx, Threads = s.Threads });
                 progress?.Report(new MixProgress("Reference", 0, 1, "source model"));
-                KlDivergence.WriteReference(ctx, cal.Tokens, nCtx, cal.Chunks, tok.AddBosDefault, tok.BosId, refPath, cancel: ct);
+                var text = cal.Generated
+                    ? GeneratedCalibration.Generate(source, Math.Max(cal.Chunks, 2), nCtx, cal.Seed, s.Threads, progress, ct)
+                    : SpreadChunks(cal.Tokens, nCtx, cal.Chunks);
+                KlDivergence.WriteReference(ctx, text, nCtx, cal.Chunks, tok.AddBosDefault, tok.BosId, refPath, cancel: ct);
                 reference = LogitsBaseFile.ReadHeader(refPath);
             }
             var byName = f.Tensors.ToDictionary(t => t.Name);
@@ -400,6 +410,24 @@ public static class MixPlanner
             foreach (var p in new[] { refPath, probePath })
                 try { if (File.Exists(p)) File.Delete(p); } catch (IOException) { }
         }
+    }
+
+    /// <summary>
+    /// The probe text: <paramref name="chunks"/> chunks of <paramref name="nCtx"/> tokens taken evenly across
+    /// <paramref name="tokens"/> (chunk i of the n available is the i·n/chunks-th), not the first ones, so a short probe
+    /// run still sees the whole calibration text. All of it when it has no more chunks than asked for.
+    /// </summary>
+    public static IReadOnlyList<int> SpreadChunks(IReadOnlyList<int> tokens, int nCtx, int chunks)
+    {
+        int available = tokens.Count / nCtx;
+        if (chunks <= 0 || available <= chunks) return tokens;
+        var list = new List<int>(chunks * nCtx);
+        for (int i = 0; i < chunks; i++)
+        {
+            int c = (int)((long)i * available / chunks);
+            for (int j = 0; j < nCtx; j++) list.Add(tokens[c * nCtx + j]);
+        }
+        return list;
     }
 
     /// <summary>Predicted loss of each candidate of a tensor, and a description of the model used.</summary>

@@ -9,114 +9,175 @@ namespace IQuant.Core.Kernels;
 internal static unsafe class RowDots
 {
     // ---------------- 32-weight block types (Q8_0, Q4_0, Q5_0, Q6_0, IQ4_NL) × Q8_0 activations ----------------
-    // Block b: 32 signed int8 weights v, fp16 scale d_w at the block start. 8 int32 lane sums s_l (lane l = elements
-    // 4l..4l+3), block factor f_b = f32(d_w) · d_a (one f32 product), then acc[b & 1][l] += f_b · s_l (product, then
-    // sum: no FMA). At the end t_l = acc[0][l] + acc[1][l] and the row result is ((t0+t4)+(t2+t6)) + ((t1+t5)+(t3+t7)).
-    // The scalar path follows the same order, so every level returns identical floats.
+    // Per (weight row, activation row) the result is acc = Σ_b in block order of acc + (f32(d_w,b) · d_a,b) · isum_b,
+    // isum_b the exact int32 dot of the block's 32 integer weights with its 32 int8 activations (product, then sum:
+    // no FMA). The SIMD kernels compute eight such (row, vector) pairs at once, one per float lane: per block, eight
+    // integer lane-sum vectors (vpdpbusd or pmaddubsw+pmaddwd of |w| with sign(q, w)) are reduced by a phaddd tree into
+    // one vector holding the eight isums, which is converted and scaled by eight block factors at once. The tile is
+    // one weight row × eight activation rows for prompt batches, eight weight rows × one activation row otherwise;
+    // every lane follows the scalar order, so every level, tile shape and thread count gives identical floats.
 
     public static float B32Scalar<TB>(byte* w, byte* a, int nBlocks) where TB : struct, IBlock32
     {
-        float* acc = stackalloc float[16];
-        for (int k = 0; k < 16; k++) acc[k] = 0;
         sbyte* qw = stackalloc sbyte[32];
         float* da = (float*)a;
         sbyte* qa = (sbyte*)(a + Q8Activations.Q80Qs(nBlocks));
+        float acc = 0;
         for (int b = 0; b < nBlocks; b++, w += TB.Bytes, qa += 32)
         {
-            float f = Fp16.ToFloat(*(ushort*)w) * da[b];
             TB.Scalar(w, qw);
-            float* ac = acc + 8 * (b & 1);
-            for (int k = 0; k < 8; k++)
+            int s = 0;
+            for (int j = 0; j < 32; j++) s += qw[j] * qa[j];
+            float f = Fp16.ToFloat(*(ushort*)w) * da[b];
+            acc += f * s;
+        }
+        return acc;
+    }
+
+    /// <summary>Eight int32 lane-sum vectors → one vector whose lane p is the total of vector p (exact).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Reduce8(Vector256<int> s0, Vector256<int> s1, Vector256<int> s2, Vector256<int> s3,
+        Vector256<int> s4, Vector256<int> s5, Vector256<int> s6, Vector256<int> s7)
+    {
+        var g0 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(s0, s1), Avx2.HorizontalAdd(s2, s3));   // lo: 0..3 (elements 0-3), hi: 0..3 (4-7)
+        var g1 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(s4, s5), Avx2.HorizontalAdd(s6, s7));
+        return Avx2.Add(Avx2.Permute2x128(g0, g1, 0x20), Avx2.Permute2x128(g0, g1, 0x31));
+    }
+
+    /// <summary>Lane sums of 32 products: |w| (unsigned) × sign(q, w), exact (no int16 saturation: 2·128·127 &lt; 2^15).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> LaneDot<TV>(Vector256<byte> aw, Vector256<sbyte> wv, sbyte* q) where TV : struct, IFlag
+    {
+        var qs = Avx2.Sign(Avx.LoadVector256(q), wv);
+        return TV.On ? AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, aw, qs)
+                     : Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(aw, qs), Vector256.Create((short)1));
+    }
+
+    /// <summary>One weight row × eight activation rows (q pointers <paramref name="qa"/>; block factors' activation
+    /// halves transposed in <paramref name="daT"/>: 8 floats per block); results to <paramref name="res"/>[0..8).</summary>
+    private static void Row8Vecs<TB, TV>(byte* w, sbyte** qa, float* daT, int nBlocks, float* res)
+        where TB : struct, IBlock32 where TV : struct, IFlag
+    {
+        var acc = Vector256<float>.Zero;
+        sbyte* q0 = qa[0], q1 = qa[1], q2 = qa[2], q3 = qa[3], q4 = qa[4], q5 = qa[5], q6 = qa[6], q7 = qa[7];
+        var gather = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * TB.Bytes;
+        for (int b0 = 0; b0 < nBlocks; b0 += 8)
+        {
+            int n = Math.Min(8, nBlocks - b0);
+            Vector256<float> fw = n == 8
+                ? HalfToSingle(Avx2.And(Avx2.GatherVector256((int*)(w + TB.Bytes * b0), gather, 1), Vector256.Create(0xFFFF)))
+                : default;
+            for (int j = 0; j < n; j++)
             {
-                int s = qw[4 * k] * qa[4 * k] + qw[4 * k + 1] * qa[4 * k + 1] + qw[4 * k + 2] * qa[4 * k + 2] + qw[4 * k + 3] * qa[4 * k + 3];
-                ac[k] += f * s;
+                int b = b0 + j;
+                byte* blk = w + TB.Bytes * b;
+                var wv = TB.Values(blk);
+                var aw = Avx2.Abs(wv);
+                int o = 32 * b;
+                var t = Reduce8(LaneDot<TV>(aw, wv, q0 + o), LaneDot<TV>(aw, wv, q1 + o), LaneDot<TV>(aw, wv, q2 + o), LaneDot<TV>(aw, wv, q3 + o),
+                                LaneDot<TV>(aw, wv, q4 + o), LaneDot<TV>(aw, wv, q5 + o), LaneDot<TV>(aw, wv, q6 + o), LaneDot<TV>(aw, wv, q7 + o));
+                var fj = n == 8 ? Avx2.PermuteVar8x32(fw, Vector256.Create(j)) : Vector256.Create(Fp16.ToFloat(*(ushort*)blk));
+                var f = Avx.Multiply(fj, Avx.LoadVector256(daT + 8 * b));
+                acc = Avx.Add(acc, Avx.Multiply(f, Avx.ConvertToVector256Single(t)));
             }
         }
-        float* t = stackalloc float[8];
-        for (int k = 0; k < 8; k++) t[k] = acc[k] + acc[8 + k];
-        return ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
+        Avx.Store(res, acc);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void B32Block<TB, TN>(byte* w, int b, Vector256<float> fw, int j, byte** qa, float** da,
-        ref Vector256<float> a0, ref Vector256<float> a1, ref Vector256<float> a2, ref Vector256<float> a3)
-        where TB : struct, IBlock32 where TN : struct, IVecCount
+    /// <summary>Eight weight rows (byte offsets <paramref name="rowOff"/> from <paramref name="w0"/>) × one activation row.</summary>
+    private static void Rows8Vec<TB, TV>(byte* w0, Vector256<int> rowOff, byte* a, int nBlocks, float* res)
+        where TB : struct, IBlock32 where TV : struct, IFlag
     {
-        var qw = TB.Values(w + TB.Bytes * b);
-        var aw = Avx2.Abs(qw);
-        var ones = Vector256.Create((short)1);
-        var fj = Avx2.PermuteVar8x32(fw, Vector256.Create(j));
-        a0 = Avx.Add(a0, Avx.Multiply(Avx.Multiply(fj, Vector256.Create(da[0][b])),
-            Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(aw, Avx2.Sign(Avx.LoadVector256((sbyte*)qa[0] + 32 * b), qw)), ones))));
-        if (TN.N > 1) a1 = Avx.Add(a1, Avx.Multiply(Avx.Multiply(fj, Vector256.Create(da[1][b])),
-            Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(aw, Avx2.Sign(Avx.LoadVector256((sbyte*)qa[1] + 32 * b), qw)), ones))));
-        if (TN.N > 2) a2 = Avx.Add(a2, Avx.Multiply(Avx.Multiply(fj, Vector256.Create(da[2][b])),
-            Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(aw, Avx2.Sign(Avx.LoadVector256((sbyte*)qa[2] + 32 * b), qw)), ones))));
-        if (TN.N > 3) a3 = Avx.Add(a3, Avx.Multiply(Avx.Multiply(fj, Vector256.Create(da[3][b])),
-            Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(aw, Avx2.Sign(Avx.LoadVector256((sbyte*)qa[3] + 32 * b), qw)), ones))));
+        var acc = Vector256<float>.Zero;
+        float* da = (float*)a;
+        sbyte* qa = (sbyte*)(a + Q8Activations.Q80Qs(nBlocks));
+        int o1 = rowOff.GetElement(1), o2 = rowOff.GetElement(2), o3 = rowOff.GetElement(3), o4 = rowOff.GetElement(4),
+            o5 = rowOff.GetElement(5), o6 = rowOff.GetElement(6), o7 = rowOff.GetElement(7);
+        var mask = Vector256.Create(0xFFFF);
+        for (int b = 0; b < nBlocks; b++)
+        {
+            byte* blk = w0 + TB.Bytes * b;
+            sbyte* q = qa + 32 * b;
+            var v0 = TB.Values(blk); var v1 = TB.Values(blk + o1); var v2 = TB.Values(blk + o2); var v3 = TB.Values(blk + o3);
+            var v4 = TB.Values(blk + o4); var v5 = TB.Values(blk + o5); var v6 = TB.Values(blk + o6); var v7 = TB.Values(blk + o7);
+            var t = Reduce8(LaneDot<TV>(Avx2.Abs(v0), v0, q), LaneDot<TV>(Avx2.Abs(v1), v1, q), LaneDot<TV>(Avx2.Abs(v2), v2, q), LaneDot<TV>(Avx2.Abs(v3), v3, q),
+                            LaneDot<TV>(Avx2.Abs(v4), v4, q), LaneDot<TV>(Avx2.Abs(v5), v5, q), LaneDot<TV>(Avx2.Abs(v6), v6, q), LaneDot<TV>(Avx2.Abs(v7), v7, q));
+            var fw = HalfToSingle(Avx2.And(Avx2.GatherVector256((int*)blk, rowOff, 1), mask));
+            var f = Avx.Multiply(fw, Vector256.Create(da[b]));
+            acc = Avx.Add(acc, Avx.Multiply(f, Avx.ConvertToVector256Single(t)));
+        }
+        Avx.Store(res, acc);
     }
 
-    /// <summary>Row of 32-weight-block weights × up to 4 Q8_0 activation rows (weights decoded once).</summary>
-    public static void B32Avx2<TB, TN>(byte* w, byte* a, long aStride, int nBlocks, float* res) where TB : struct, IBlock32 where TN : struct, IVecCount
-    {
-        byte** qa = stackalloc byte*[4];
-        float** da = stackalloc float*[4];
-        for (int v = 0; v < TN.N; v++) { da[v] = (float*)(a + v * aStride); qa[v] = a + v * aStride + Q8Activations.Q80Qs(nBlocks); }
-        Vector256<float> e0 = default, e1 = default, e2 = default, e3 = default;   // even blocks
-        Vector256<float> o0 = default, o1 = default, o2 = default, o3 = default;   // odd blocks
-        var gather = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * TB.Bytes;
-        int b = 0;
-        for (; b + 8 <= nBlocks; b += 8)
-        {
-            var fw = HalfToSingle(Avx2.And(Avx2.GatherVector256((int*)(w + TB.Bytes * b), gather, 1), Vector256.Create(0xFFFF)));
-            B32Block<TB, TN>(w, b, fw, 0, qa, da, ref e0, ref e1, ref e2, ref e3);
-            B32Block<TB, TN>(w, b + 1, fw, 1, qa, da, ref o0, ref o1, ref o2, ref o3);
-            B32Block<TB, TN>(w, b + 2, fw, 2, qa, da, ref e0, ref e1, ref e2, ref e3);
-            B32Block<TB, TN>(w, b + 3, fw, 3, qa, da, ref o0, ref o1, ref o2, ref o3);
-            B32Block<TB, TN>(w, b + 4, fw, 4, qa, da, ref e0, ref e1, ref e2, ref e3);
-            B32Block<TB, TN>(w, b + 5, fw, 5, qa, da, ref o0, ref o1, ref o2, ref o3);
-            B32Block<TB, TN>(w, b + 6, fw, 6, qa, da, ref e0, ref e1, ref e2, ref e3);
-            B32Block<TB, TN>(w, b + 7, fw, 7, qa, da, ref o0, ref o1, ref o2, ref o3);
-        }
-        for (; b < nBlocks; b++)
-        {
-            var fw = Vector256.Create(Fp16.ToFloat(*(ushort*)(w + TB.Bytes * b)));
-            if ((b & 1) == 0) B32Block<TB, TN>(w, b, fw, 0, qa, da, ref e0, ref e1, ref e2, ref e3);
-            else B32Block<TB, TN>(w, b, fw, 0, qa, da, ref o0, ref o1, ref o2, ref o3);
-        }
-        res[0] = HSum(Avx.Add(e0, o0));
-        if (TN.N > 1) res[1] = HSum(Avx.Add(e1, o1));
-        if (TN.N > 2) res[2] = HSum(Avx.Add(e2, o2));
-        if (TN.N > 3) res[3] = HSum(Avx.Add(e3, o3));
-    }
+    [ThreadStatic] private static float[]? t_daT;
+    [ThreadStatic] private static float* t_daTp;
 
     /// <summary>Rows [start, end) of a 32-weight-block matrix against nVec Q8_0 activation rows.</summary>
     public static void RowsB32<TB>(WeightMatrix w, SimdLevel level, byte* act, long actRowBytes, int nVec, float* y, int start, int end)
         where TB : struct, IBlock32
     {
+        if (level == SimdLevel.Scalar)
+        {
+            int nbs = w.Cols / 32;
+            for (int r = start; r < end; r++)
+                for (int v = 0; v < nVec; v++) y[(long)v * w.Rows + r] = B32Scalar<TB>(w.Row(r), act + v * actRowBytes, nbs);
+            return;
+        }
+        if (level == SimdLevel.Avx512 && AvxVnni.IsSupported) RowsB32Simd<TB, Yes>(w, act, actRowBytes, nVec, y, start, end);
+        else RowsB32Simd<TB, No>(w, act, actRowBytes, nVec, y, start, end);
+    }
+
+    private static void RowsB32Simd<TB, TV>(WeightMatrix w, byte* act, long actRowBytes, int nVec, float* y, int start, int end)
+        where TB : struct, IBlock32 where TV : struct, IFlag
+    {
         int nb = w.Cols / 32;
-        float* res = stackalloc float[4];
+        float* res = stackalloc float[8];
+        if (nVec < 8)
+        {
+            // Eight weight rows per pass (the last tile repeats its last row), each activation row in turn.
+            for (int r0 = start; r0 < end; r0 += 8)
+            {
+                int nr = Math.Min(8, end - r0);
+                var off = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+                off = Avx2.Min(off, Vector256.Create(nr - 1)) * (int)w.RowBytes;
+                byte* w0 = w.Row(r0);
+                for (int v = 0; v < nVec; v++)
+                {
+                    Rows8Vec<TB, TV>(w0, off, act + v * actRowBytes, nb, res);
+                    for (int j = 0; j < nr; j++) y[(long)v * w.Rows + r0 + j] = res[j];
+                }
+            }
+            return;
+        }
+        // One weight row × eight activation rows per pass (the last group repeats its last row). The activation scales
+        // are transposed first: daT[g][b][k] = d_a of activation row 8g + k, block b.
+        int groups = (nVec + 7) / 8;
+        long need = (long)groups * nb * 8;
+        if (t_daT is null || t_daT.Length < need + 16)
+        {
+            t_daT = GC.AllocateUninitializedArray<float>(checked((int)need + 16), pinned: true);
+            fixed (float* p = t_daT) t_daTp = (float*)(((nint)p + 31) & ~(nint)31);
+        }
+        float* daT = t_daTp;
+        sbyte** qa = stackalloc sbyte*[8 * groups];
+        for (int g = 0; g < groups; g++)
+            for (int k = 0; k < 8; k++)
+            {
+                int v = Math.Min(8 * g + k, nVec - 1);
+                float* da = (float*)(act + v * actRowBytes);
+                qa[8 * g + k] = (sbyte*)(act + v * actRowBytes + Q8Activations.Q80Qs(nb));
+                float* dst = daT + (long)g * nb * 8 + k;
+                for (int b = 0; b < nb; b++) dst[8 * b] = da[b];
+            }
         for (int r = start; r < end; r++)
         {
             byte* row = w.Row(r);
-            if (level == SimdLevel.Scalar)
+            for (int g = 0; g < groups; g++)
             {
-                for (int v = 0; v < nVec; v++) y[(long)v * w.Rows + r] = B32Scalar<TB>(row, act + v * actRowBytes, nb);
-                continue;
+                Row8Vecs<TB, TV>(row, qa + 8 * g, daT + (long)g * nb * 8, nb, res);
+                int nv = Math.Min(8, nVec - 8 * g);
+                for (int k = 0; k < nv; k++) y[(long)(8 * g + k) * w.Rows + r] = res[k];
             }
-            int v0 = 0;
-            for (; v0 + 4 <= nVec; v0 += 4)
-            {
-                B32Avx2<TB, Vec4>(row, act + v0 * actRowBytes, actRowBytes, nb, res);
-                for (int j = 0; j < 4; j++) y[(long)(v0 + j) * w.Rows + r] = res[j];
-            }
-            int left = nVec - v0;
-            if (left == 0) continue;
-            byte* a = act + v0 * actRowBytes;
-            if (left == 1) B32Avx2<TB, Vec1>(row, a, actRowBytes, nb, res);
-            else if (left == 2) B32Avx2<TB, Vec2>(row, a, actRowBytes, nb, res);
-            else B32Avx2<TB, Vec3>(row, a, actRowBytes, nb, res);
-            for (int j = 0; j < left; j++) y[(long)(v0 + j) * w.Rows + r] = res[j];
         }
     }
 
@@ -181,9 +242,11 @@ internal static unsafe class RowDots
     }
 
     /// <summary>
-    /// 8 fp16 → 8 f32, exact (subnormals, ±0, Inf and NaN included). .NET exposes no F16C intrinsic, so this is integer
-    /// re-biasing; subnormal halves go through an int → float conversion so no denormal float is ever touched (no
-    /// micro-code assists).
+    /// 8 fp16 → 8 f32, exact (subnormals, ±0, Inf and NaN included). .NET exposes no F16C intrinsic, so this is
+    /// integer work and one multiply: the half is placed in the top 16 bits and shifted right arithmetically by 3,
+    /// which leaves its sign at bit 31 (copies in bits 30–28, cleared) and its exponent and mantissa in a float's
+    /// exponent and mantissa fields, still biased by 15; a multiply by 2^112 (0x77800000) re-biases normal halves and normalizes
+    /// subnormal ones exactly. Exponent 31 (Inf/NaN) comes out as a finite ±2^16·1.m and gets all exponent bits set.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> HalfToSingle(Vector128<ushort> h) => HalfToSingle(Avx2.ConvertToVector256Int32(h));
@@ -192,12 +255,10 @@ internal static unsafe class RowDots
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> HalfToSingle(Vector256<int> w)
     {
-        var e = Avx2.And(w, Vector256.Create(0x7C00));
-        var norm = Avx2.Add(Avx2.ShiftLeftLogical(Avx2.And(w, Vector256.Create(0x7FFF)), 13), Vector256.Create(112 << 23));
-        var sub = Avx.Multiply(Avx.ConvertToVector256Single(Avx2.And(w, Vector256.Create(0x3FF))), Vector256.Create(1f / 16777216f)).AsInt32();
-        var r = Avx2.BlendVariable(norm, sub, Avx2.CompareEqual(e, Vector256<int>.Zero));
-        r = Avx2.BlendVariable(r, Avx2.Add(norm, Vector256.Create(112 << 23)), Avx2.CompareEqual(e, Vector256.Create(0x7C00)));
-        return Avx2.Or(r, Avx2.ShiftLeftLogical(Avx2.And(w, Vector256.Create(0x8000)), 16)).AsSingle();
+        var t = Avx2.And(Avx2.ShiftRightArithmetic(Avx2.ShiftLeftLogical(w, 16), 3), Vector256.Create(unchecked((int)0x8FFFFFFF)));
+        var f = Avx.Multiply(t.AsSingle(), Vector256.Create(0x77800000).AsSingle()).AsInt32();
+        var special = Avx2.CompareGreaterThan(Avx2.ShiftLeftLogical(t, 1), Vector256.Create((31 << 24) - 1));
+        return Avx2.Or(f, Avx2.And(special, Vector256.Create(0x7F800000))).AsSingle();
     }
 
     public static float F16Avx2(ushort* w, float* x, int n)
@@ -222,12 +283,10 @@ internal static unsafe class RowDots
     public static Vector512<float> HalfToSingle512(Vector256<ushort> h)
     {
         var w = Avx512F.ConvertToVector512Int32(h);                         // zero-extended
-        var e = Avx512F.And(w, Vector512.Create(0x7C00));
-        var norm = Avx512F.Add(Avx512F.ShiftLeftLogical(Avx512F.And(w, Vector512.Create(0x7FFF)), 13), Vector512.Create(112 << 23));
-        var sub = Avx512F.Multiply(Avx512F.ConvertToVector512Single(Avx512F.And(w, Vector512.Create(0x3FF))), Vector512.Create(1f / 16777216f)).AsInt32();
-        var r = Vector512.ConditionalSelect(Vector512.Equals(e, Vector512<int>.Zero), sub, norm);
-        r = Vector512.ConditionalSelect(Vector512.Equals(e, Vector512.Create(0x7C00)), Avx512F.Add(norm, Vector512.Create(112 << 23)), r);
-        return Avx512F.Or(r, Avx512F.ShiftLeftLogical(Avx512F.And(w, Vector512.Create(0x8000)), 16)).AsSingle();
+        var t = Avx512F.And(Avx512F.ShiftRightArithmetic(Avx512F.ShiftLeftLogical(w, 16), 3), Vector512.Create(unchecked((int)0x8FFFFFFF)));
+        var f = Avx512F.Multiply(t.AsSingle(), Vector512.Create(0x77800000).AsSingle()).AsInt32();
+        var special = Vector512.GreaterThan(Avx512F.ShiftLeftLogical(t, 1), Vector512.Create((31 << 24) - 1));
+        return Avx512F.Or(f, Avx512F.And(special, Vector512.Create(0x7F800000))).AsSingle();
     }
 
     public static float F16Avx512(ushort* w, float* x, int n)

@@ -35,7 +35,22 @@ public sealed partial class ConvertToIQuantCommand
             AllowRequantize = AllowRequantize,
         };
         MixCalibration? calibration = null;
-        if (CalibrationPath is not null)
+        var probeTypes = ProbeType is { Length: > 0 } ptypes ? ptypes.Select(p => ParseType(p, nameof(ProbeType))).ToList() : null;
+        if (GeneratedCalibration && CalibrationPath is not null)
+        {
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException("Give either -CalibrationPath or -GeneratedCalibration, not both."),
+                "CalibrationConflict", ErrorCategory.InvalidArgument, null));
+            return null;
+        }
+        if (GeneratedCalibration)
+        {
+            calibration = new MixCalibration
+            {
+                Tokens = [], Generated = true, TextId = "generated", Chunks = CalibrationChunks, Context = CalibrationContext, ProbeTypes = probeTypes,
+            };
+            WriteVerbose($"Calibration: {CalibrationChunks} chunks of {CalibrationContext} tokens sampled from the model");
+        }
+        else if (CalibrationPath is not null)
         {
             string calibrationFile = SingleFile.Resolve(this, CalibrationPath, "CalibrationNotFound", "Calibration text");
             byte[] bytes;
@@ -46,7 +61,7 @@ public sealed partial class ConvertToIQuantCommand
             calibration = new MixCalibration
             {
                 Tokens = tokens, TextId = Convert.ToHexString(SHA256.HashData(bytes)), Chunks = CalibrationChunks, Context = CalibrationContext,
-                ProbeTypes = ProbeType is { Length: > 0 } pt ? pt.Select(p => ParseType(p, nameof(ProbeType))).ToList() : null,
+                ProbeTypes = probeTypes,
             };
             WriteVerbose($"Calibration: {tokens.Count} tokens of {calibrationFile}; {CalibrationChunks} chunks of {CalibrationContext} per probe");
         }
@@ -85,7 +100,7 @@ public sealed partial class ConvertToIQuantCommand
             WriteVerbose($"Mix for {budget}: {plan.TensorBytes} tensor bytes ({plan.Bpw:0.###} bpw), file {plan.FileSize} bytes, " +
                          $"predicted loss {plan.PredictedLoss:g4} ({analysis.Sensitivity}), solver {plan.Method}");
             if (analysis.Sensitivity == "prior")
-                WriteVerbose("No -CalibrationPath: sensitivities are class priors; give calibration text for probes that measure them.");
+                WriteVerbose("No -CalibrationPath or -GeneratedCalibration: sensitivities are class priors; probes measure them.");
             return plan;
         }
         catch (MixPlanException ex)

@@ -57,6 +57,11 @@ public sealed partial class ConvertToIQuantCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string? CalibrationPath { get; set; }
 
+    /// <summary>Automatic mix: probe sensitivities on text sampled from the source model itself (no calibration file needed).</summary>
+    [Parameter(ParameterSetName = "TargetBpw")]
+    [Parameter(ParameterSetName = "TargetSize")]
+    public SwitchParameter GeneratedCalibration { get; set; }
+
     /// <summary>Automatic mix: calibration chunks evaluated per probe.</summary>
     [Parameter(ParameterSetName = "TargetBpw")]
     [Parameter(ParameterSetName = "TargetSize")]
