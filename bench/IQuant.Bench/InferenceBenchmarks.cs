@@ -126,7 +126,7 @@ public static class InferenceBench
         int reps = args.Length > 4 ? int.Parse(args[4]) : 2;
         Console.WriteLine($"| model | size | threads | pp{pp} t/s | tg{tg} t/s | tg ceiling t/s | pp{pp} t/s per CPU-s | tg{tg} t/s per CPU-s |");
         Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|---:|");
-        double bandwidth = MeasureBandwidth();
+        var bandwidth = threads.Distinct().ToDictionary(t => t, MeasureBandwidth);
         foreach (var key in keys)
         {
             string path = Resolve(key);
@@ -138,11 +138,11 @@ public static class InferenceBench
                 using var ctx = new InferenceContext(model, new InferenceOptions { ContextLength = Math.Max(512, pp + tg), Threads = t, BatchSize = Math.Max(pp, 1) });
                 var (ppWall, ppCpu) = Time(() => Prompt(ctx, tokens.AsSpan(0, pp)), reps);
                 var (tgWall, tgCpu) = Time(() => Generate(ctx, tokens.AsSpan(0, tg)), reps);
-                double ceiling = bandwidth / weightBytes;
+                double ceiling = bandwidth[t] / weightBytes;
                 Console.WriteLine($"| {key} | {weightBytes / 1048576.0:F0} MiB | {t} | {pp / ppWall:F1} | {tg / tgWall:F2} | {ceiling:F1} | {pp / ppCpu:F1} | {tg / tgCpu:F2} |");
             }
         }
-        Console.WriteLine($"\nmemory bandwidth (1 thread, streaming read of 512 MiB): {bandwidth / 1e9:F1} GB/s; tg ceiling = bandwidth / bytes of weights per token");
+        Console.WriteLine($"\nmemory bandwidth (streaming read of 512 MiB per thread): {string.Join(", ", bandwidth.Select(b => $"{b.Key} thread(s) {b.Value / 1e9:F1} GB/s"))}; tg ceiling = bandwidth at the row's thread count / bytes of weights per token");
     }
 
     private static (double Wall, double Cpu) Time(Action a, int reps)
@@ -165,26 +165,38 @@ public static class InferenceBench
         return (wall / reps, cpu / reps);
     }
 
-    /// <summary>Bytes per second of a plain streaming read (sum of a 512 MiB array), best of 3.</summary>
-    public static unsafe double MeasureBandwidth()
+    /// <summary>Bytes per second of plain streaming reads (each thread sums its own 512 MiB array at once), best of 3.</summary>
+    public static unsafe double MeasureBandwidth(int threads)
     {
         const long n = 512L << 20;
-        var buf = GC.AllocateUninitializedArray<byte>((int)n, pinned: true);
-        new Span<byte>(buf).Fill(1);
+        var bufs = Enumerable.Range(0, threads).Select(_ =>
+        {
+            var b = GC.AllocateUninitializedArray<byte>((int)n, pinned: true);
+            new Span<byte>(b).Fill(1);
+            return b;
+        }).ToArray();
         double best = 0;
         for (int rep = 0; rep < 3; rep++)
         {
-            var sw = Stopwatch.StartNew();
-            var v = System.Numerics.Vector<long>.Zero;
-            fixed (byte* p = buf)
+            using var start = new Barrier(threads);
+            var times = new double[threads];
+            var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
             {
-                var pv = (System.Numerics.Vector<long>*)p;
-                long count = n / System.Numerics.Vector<byte>.Count;
-                for (long i = 0; i < count; i += 4) v += pv[i] + pv[i + 1] + pv[i + 2] + pv[i + 3];
-            }
-            double s = sw.Elapsed.TotalSeconds;
-            if (v[0] == 42) Console.Write("");
-            best = Math.Max(best, n / s);
+                start.SignalAndWait();
+                var sw = Stopwatch.StartNew();
+                var v = System.Numerics.Vector<long>.Zero;
+                fixed (byte* p = bufs[t])
+                {
+                    var pv = (System.Numerics.Vector<long>*)p;
+                    long count = n / System.Numerics.Vector<byte>.Count;
+                    for (long i = 0; i < count; i += 4) v += pv[i] + pv[i + 1] + pv[i + 2] + pv[i + 3];
+                }
+                times[t] = sw.Elapsed.TotalSeconds;
+                if (v[0] == 42) Console.Write("");
+            })).ToList();
+            workers.ForEach(w => w.Start());
+            workers.ForEach(w => w.Join());
+            best = Math.Max(best, threads * n / times.Max());
         }
         return best;
     }

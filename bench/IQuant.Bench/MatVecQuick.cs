@@ -29,6 +29,13 @@ internal static unsafe class MatVecQuick
             var w = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
             var rng = new Random(42);
             rng.NextBytes(new Span<byte>(w, checked((int)bytes)));
+            if (type == GgmlType.F16 && Environment.GetEnvironmentVariable("IQUANT_BENCH_GAUSS") == "1")
+            {
+                // Weights like a model's (N(0, 0.02), so ~0.2 % subnormal halves) instead of random bit patterns.
+                var h = new Span<ushort>(w, checked((int)(bytes / 2)));
+                for (int i = 0; i < h.Length; i++)
+                    h[i] = BitConverter.HalfToUInt16Bits((Half)(0.02 * Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble())));
+            }
             for (int r = 0; r < rows; r++)
             {
                 if (info.RowMetaBytes == 4) *(float*)(w + r * rowBytes) = 0.01f;

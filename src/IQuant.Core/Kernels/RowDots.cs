@@ -85,9 +85,12 @@ internal static unsafe class RowDots
     }
 
     /// <summary>Eight weight rows (byte offsets <paramref name="rowOff"/> from <paramref name="w0"/>) × one activation row.</summary>
-    private static void Rows8Vec<TB, TV>(byte* w0, Vector256<int> rowOff, byte* a, int nBlocks, float* res)
+    private static void Rows8Vec<TB, TV>(byte* w0, Vector256<int> rowOff, byte* a, int nBlocks, float* res, byte* prefetch, long prefetchBytes)
         where TB : struct, IBlock32 where TV : struct, IFlag
     {
+        // While this tile is computed, the next one (contiguous rows, prefetchBytes from prefetch) is fetched line by
+        // line in step with the blocks: eight interleaved row streams alone are served worse from DRAM than one.
+        long pfLines = (prefetchBytes + 63) >> 6, pfDone = 0;
         var acc = Vector256<float>.Zero;
         float* da = (float*)a;
         sbyte* qa = (sbyte*)(a + Q8Activations.Q80Qs(nBlocks));
@@ -102,6 +105,8 @@ internal static unsafe class RowDots
             var v4 = TB.Values(blk + o4); var v5 = TB.Values(blk + o5); var v6 = TB.Values(blk + o6); var v7 = TB.Values(blk + o7);
             var t = Reduce8(LaneDot<TV>(Avx2.Abs(v0), v0, q), LaneDot<TV>(Avx2.Abs(v1), v1, q), LaneDot<TV>(Avx2.Abs(v2), v2, q), LaneDot<TV>(Avx2.Abs(v3), v3, q),
                             LaneDot<TV>(Avx2.Abs(v4), v4, q), LaneDot<TV>(Avx2.Abs(v5), v5, q), LaneDot<TV>(Avx2.Abs(v6), v6, q), LaneDot<TV>(Avx2.Abs(v7), v7, q));
+            if (prefetch != null)
+                for (long end = pfLines * (b + 1) / nBlocks; pfDone < end; pfDone++) Sse.Prefetch0(prefetch + (pfDone << 6));
             var fw = HalfToSingle(Avx2.And(Avx2.GatherVector256((int*)blk, rowOff, 1), mask));
             var f = Avx.Multiply(fw, Vector256.Create(da[b]));
             acc = Avx.Add(acc, Avx.Multiply(f, Avx.ConvertToVector256Single(t)));
@@ -141,9 +146,13 @@ internal static unsafe class RowDots
                 var off = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
                 off = Avx2.Min(off, Vector256.Create(nr - 1)) * (int)w.RowBytes;
                 byte* w0 = w.Row(r0);
+                // The eight rows are read as eight interleaved streams, which hardware prefetchers serve worse than
+                // one sequential stream once the matrix comes from DRAM: fetch the next tile (contiguous rows) ahead.
+                byte* next = r0 + 8 < end ? w.Row(r0 + 8) : null;
+                long nextBytes = next == null ? 0 : Math.Min(8, end - r0 - 8) * w.RowBytes;
                 for (int v = 0; v < nVec; v++)
                 {
-                    Rows8Vec<TB, TV>(w0, off, act + v * actRowBytes, nb, res);
+                    Rows8Vec<TB, TV>(w0, off, act + v * actRowBytes, nb, res, v == 0 ? next : null, nextBytes);
                     for (int j = 0; j < nr; j++) y[(long)v * w.Rows + r0 + j] = res[j];
                 }
             }
@@ -242,11 +251,9 @@ internal static unsafe class RowDots
     }
 
     /// <summary>
-    /// 8 fp16 → 8 f32, exact (subnormals, ±0, Inf and NaN included). .NET exposes no F16C intrinsic, so this is
-    /// integer work and one multiply: the half is placed in the top 16 bits and shifted right arithmetically by 3,
-    /// which leaves its sign at bit 31 (copies in bits 30–28, cleared) and its exponent and mantissa in a float's
-    /// exponent and mantissa fields, still biased by 15; a multiply by 2^112 (0x77800000) re-biases normal halves and normalizes
-    /// subnormal ones exactly. Exponent 31 (Inf/NaN) comes out as a finite ±2^16·1.m and gets all exponent bits set.
+    /// 8 fp16 → 8 f32, exact (subnormals, ±0, Inf and NaN included). .NET exposes no F16C intrinsic, so this is integer
+    /// re-biasing; subnormal halves go through an int → float conversion so no denormal float is ever touched (no
+    /// micro-code assists).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> HalfToSingle(Vector128<ushort> h) => HalfToSingle(Avx2.ConvertToVector256Int32(h));
@@ -255,10 +262,12 @@ internal static unsafe class RowDots
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> HalfToSingle(Vector256<int> w)
     {
-        var t = Avx2.And(Avx2.ShiftRightArithmetic(Avx2.ShiftLeftLogical(w, 16), 3), Vector256.Create(unchecked((int)0x8FFFFFFF)));
-        var f = Avx.Multiply(t.AsSingle(), Vector256.Create(0x77800000).AsSingle()).AsInt32();
-        var special = Avx2.CompareGreaterThan(Avx2.ShiftLeftLogical(t, 1), Vector256.Create((31 << 24) - 1));
-        return Avx2.Or(f, Avx2.And(special, Vector256.Create(0x7F800000))).AsSingle();
+        var e = Avx2.And(w, Vector256.Create(0x7C00));
+        var norm = Avx2.Add(Avx2.ShiftLeftLogical(Avx2.And(w, Vector256.Create(0x7FFF)), 13), Vector256.Create(112 << 23));
+        var sub = Avx.Multiply(Avx.ConvertToVector256Single(Avx2.And(w, Vector256.Create(0x3FF))), Vector256.Create(1f / 16777216f)).AsInt32();
+        var r = Avx2.BlendVariable(norm, sub, Avx2.CompareEqual(e, Vector256<int>.Zero));
+        r = Avx2.BlendVariable(r, Avx2.Add(norm, Vector256.Create(112 << 23)), Avx2.CompareEqual(e, Vector256.Create(0x7C00)));
+        return Avx2.Or(r, Avx2.ShiftLeftLogical(Avx2.And(w, Vector256.Create(0x8000)), 16)).AsSingle();
     }
 
     public static float F16Avx2(ushort* w, float* x, int n)
@@ -283,10 +292,12 @@ internal static unsafe class RowDots
     public static Vector512<float> HalfToSingle512(Vector256<ushort> h)
     {
         var w = Avx512F.ConvertToVector512Int32(h);                         // zero-extended
-        var t = Avx512F.And(Avx512F.ShiftRightArithmetic(Avx512F.ShiftLeftLogical(w, 16), 3), Vector512.Create(unchecked((int)0x8FFFFFFF)));
-        var f = Avx512F.Multiply(t.AsSingle(), Vector512.Create(0x77800000).AsSingle()).AsInt32();
-        var special = Vector512.GreaterThan(Avx512F.ShiftLeftLogical(t, 1), Vector512.Create((31 << 24) - 1));
-        return Avx512F.Or(f, Avx512F.And(special, Vector512.Create(0x7F800000))).AsSingle();
+        var e = Avx512F.And(w, Vector512.Create(0x7C00));
+        var norm = Avx512F.Add(Avx512F.ShiftLeftLogical(Avx512F.And(w, Vector512.Create(0x7FFF)), 13), Vector512.Create(112 << 23));
+        var sub = Avx512F.Multiply(Avx512F.ConvertToVector512Single(Avx512F.And(w, Vector512.Create(0x3FF))), Vector512.Create(1f / 16777216f)).AsInt32();
+        var r = Vector512.ConditionalSelect(Vector512.Equals(e, Vector512<int>.Zero), sub, norm);
+        r = Vector512.ConditionalSelect(Vector512.Equals(e, Vector512.Create(0x7C00)), Avx512F.Add(norm, Vector512.Create(112 << 23)), r);
+        return Avx512F.Or(r, Avx512F.ShiftLeftLogical(Avx512F.And(w, Vector512.Create(0x8000)), 16)).AsSingle();
     }
 
     public static float F16Avx512(ushort* w, float* x, int n)
