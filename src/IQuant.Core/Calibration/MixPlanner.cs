@@ -370,7 +370,7 @@ public static class MixPlanner
                 progress?.Report(new MixProgress("Reference", 0, 1, "source model"));
                 var text = cal.Generated
                     ? GeneratedCalibration.Generate(source, Math.Max(cal.Chunks, 2), nCtx, cal.Seed, s.Threads, progress, ct)
-                    : SpreadChunks(cal.Tokens, nCtx, cal.Chunks);
+                    : SpreadChunks(cal.Tokens, nCtx, Math.Max(cal.Chunks, 2));      // llama-perplexity needs two chunks of text
                 KlDivergence.WriteReference(ctx, text, nCtx, cal.Chunks, tok.AddBosDefault, tok.BosId, refPath, cancel: ct);
                 reference = LogitsBaseFile.ReadHeader(refPath);
             }
