@@ -34,6 +34,19 @@ public sealed record MixTensorAnalysis
     public Dictionary<GgmlType, double> Probes { get; init; } = [];
 }
 
+/// <summary>A whole-model measurement at one type: mean KL-divergence and ln(PPL_Q/PPL_source) with its uncertainty.</summary>
+public sealed record MixTypeMeasure
+{
+    /// <summary>Mean KL-divergence against the source model.</summary>
+    public required double Kld { get; init; }
+    /// <summary>ln(PPL of the quantized model / PPL of the source) on the same tokens.</summary>
+    public required double LnPplRatio { get; init; }
+    /// <summary>Uncertainty (one standard error) of <see cref="LnPplRatio"/>.</summary>
+    public required double LnPplRatioError { get; init; }
+    /// <summary>Scored tokens.</summary>
+    public required int Tokens { get; init; }
+}
+
 /// <summary>
 /// Measurements (and, with calibration, sensitivity probes) of every quantizable tensor of a model, from which
 /// <see cref="MixPlanner.Plan"/> solves allocations for any budget. Serializable, so one analysis serves many budgets.
@@ -50,6 +63,11 @@ public sealed record MixAnalysis
     public int CalibrationChunks { get; init; }
     /// <summary>Scored calibration tokens per probe.</summary>
     public int CalibrationTokens { get; init; }
+    /// <summary>
+    /// Type calibration: per candidate type, the whole model (every analysed tensor at that type) against the source
+    /// on the calibration text. Empty when not measured.
+    /// </summary>
+    public Dictionary<GgmlType, MixTypeMeasure> TypeMeasures { get; init; } = [];
 
     private static readonly JsonSerializerOptions s_json = new()
     {

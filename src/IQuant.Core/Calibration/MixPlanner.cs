@@ -48,6 +48,13 @@ public sealed record MixCalibration
     /// <see cref="Context"/> tokens with <see cref="Seed"/>) instead of <see cref="Tokens"/>.
     /// </summary>
     public bool Generated { get; init; }
+    /// <summary>
+    /// Chunks of the calibration text (taken evenly across it) for the type calibration: the whole model is quantized
+    /// to each candidate type and its KL-divergence and perplexity change measured, which gives each type's perplexity
+    /// cost per unit of KL-divergence (<see cref="MixPlanner.TypeFactors"/>). 0 = off; not made for generated text
+    /// (the model's own samples make the two equal in expectation).
+    /// </summary>
+    public int TypeChunks { get; init; } = 64;
     /// <summary>Sampler seed of <see cref="Generated"/> text.</summary>
     public ulong Seed { get; init; } = GeneratedCalibration.DefaultSeed;
     /// <summary>Identifies the text in the analysis key (e.g. a content hash).</summary>
@@ -176,7 +183,8 @@ public static class MixPlanner
         sb.Append(s.OutputTensorType).Append('|').Append(s.TokenEmbeddingType).Append('|');
         if (cal is not null)
             sb.Append("cal-spread:").Append(cal.Generated ? $"generated:{cal.Seed}" : cal.TextId).Append(':').Append(cal.Chunks).Append(':').Append(cal.Context).Append(':')
-              .Append(string.Join(",", cal.ProbeTypes ?? [])).Append(':').Append(cal.ProbeAllTypesWithoutImatrix).Append('|');
+              .Append(string.Join(",", cal.ProbeTypes ?? [])).Append(':').Append(cal.ProbeAllTypesWithoutImatrix)
+              .Append(":types:").Append(cal.Generated ? 0 : cal.TypeChunks).Append('|');
         return Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(sb.ToString())))[..32];
     }
 
@@ -219,10 +227,12 @@ public static class MixPlanner
         var key = AnalysisKey(file, imatrix, settings, calibration);
         if (calibration is null)
             return new MixAnalysis { Key = key, Tensors = tensors, Sensitivity = "prior" };
-        int scored = Probe(file, imatrix, settings, calibration, tensors, progress, cancel);
+        var typeMeasures = new Dictionary<GgmlType, MixTypeMeasure>();
+        int scored = Probe(file, imatrix, settings, calibration, tensors, typeMeasures, progress, cancel);
         return new MixAnalysis
         {
             Key = key, Tensors = tensors, Sensitivity = "probes", CalibrationChunks = calibration.Chunks, CalibrationTokens = scored,
+            TypeMeasures = typeMeasures,
         };
     }
 
@@ -344,13 +354,13 @@ public static class MixPlanner
     }
 
     private static int Probe(GgufFile f, ImatrixFile? imatrix, MixSettings s, MixCalibration cal, List<MixTensorAnalysis> tensors,
-        IProgress<MixProgress>? progress, CancellationToken ct)
+        Dictionary<GgmlType, MixTypeMeasure> typeMeasures, IProgress<MixProgress>? progress, CancellationToken ct)
     {
         var probeTypes = (cal.ProbeTypes is { Count: > 0 } pt ? pt : DefaultProbeTypes(s.Candidates)).ToList();
         string dir = cal.WorkDirectory ?? Path.Combine(Path.GetTempPath(), "IQuant");
         Directory.CreateDirectory(dir);
         string stem = Path.Combine(dir, $"probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
-        string refPath = stem + ".logits", probePath = stem + ".gguf";
+        string refPath = stem + ".logits", probePath = stem + ".gguf", typeRefPath = stem + "-types.logits";
         try
         {
             LlamaModel source;
@@ -403,13 +413,84 @@ public static class MixPlanner
                 }
             }
             progress?.Report(new MixProgress("Probing", steps, steps, ""));
+            if (!cal.Generated && cal.TypeChunks > 0)
+                CalibrateTypes(f, imatrix, s, cal, tensors, typeRefPath, probePath, typeMeasures, progress, ct);
             return reference.Chunks * LogitsBaseFile.ScoredPerChunk(reference.Context);
         }
         finally
         {
-            foreach (var p in new[] { refPath, probePath })
+            foreach (var p in new[] { refPath, probePath, typeRefPath })
                 try { if (File.Exists(p)) File.Delete(p); } catch (IOException) { }
         }
+    }
+
+    /// <summary>
+    /// Type calibration: for each candidate type, every analysed tensor quantized to it (the rest copied), then the mean
+    /// KL-divergence and ln(PPL_Q/PPL_source) against the source on <see cref="MixCalibration.TypeChunks"/> chunks.
+    /// </summary>
+    private static void CalibrateTypes(GgufFile f, ImatrixFile? imatrix, MixSettings s, MixCalibration cal, List<MixTensorAnalysis> tensors,
+        string refPath, string modelPath, Dictionary<GgmlType, MixTypeMeasure> typeMeasures, IProgress<MixProgress>? progress, CancellationToken ct)
+    {
+        int nCtx = cal.Context;
+        if (cal.Tokens.Count < 2 * nCtx) return;
+        LogitsBaseFile reference;
+        using (var source = LlamaModel.Load(f))
+        using (var ctx = new InferenceContext(source, new InferenceOptions { ContextLength = nCtx, Threads = s.Threads }))
+        {
+            progress?.Report(new MixProgress("Type calibration", 0, s.Candidates.Count + 1, "source model"));
+            KlDivergence.WriteReference(ctx, SpreadChunks(cal.Tokens, nCtx, Math.Max(cal.TypeChunks, 2)), nCtx, cal.TypeChunks,
+                source.Tokenizer.AddBosDefault, source.Tokenizer.BosId, refPath, cancel: ct);
+            reference = LogitsBaseFile.ReadHeader(refPath);
+        }
+        var names = tensors.Select(t => t.Name).ToHashSet();
+        var qs = new QuantizeSettings { Threads = s.Threads, Overwrite = true, MeasureError = false, AllowRequantize = s.AllowRequantize };
+        var md = ModelQuantizer.BuildMetadata(f.Metadata, null, null);
+        int step = 0;
+        foreach (var type in s.Candidates.Distinct())
+        {
+            ct.ThrowIfCancellationRequested();
+            progress?.Report(new MixProgress("Type calibration", ++step, s.Candidates.Count + 1, $"all tensors as {type}"));
+            var plan = f.Tensors.Select(x =>
+            {
+                if (!names.Contains(x.Name)) return new TensorPlanItem(x, x.Type, false, "copy");
+                GgmlType ty;
+                try { ty = Recipe.Fallback(type, x.RowLength); } catch (ArgumentException) { return new TensorPlanItem(x, x.Type, false, "copy"); }
+                return new TensorPlanItem(x, ty, true, "type calibration", QuantizePlanner.ImatrixFor(x, imatrix, null));
+            }).ToList();
+            ModelQuantizer.Run(f, plan, md, modelPath, qs, cancellationToken: ct);
+            using var m = LlamaModel.Load(modelPath);
+            using var c = new InferenceContext(m, new InferenceOptions { ContextLength = reference.Context, Threads = s.Threads });
+            var r = KlDivergence.Compare(c, reference, m.Tokenizer.AddBosDefault, m.Tokenizer.BosId, 0, cancel: ct);
+            typeMeasures[type] = new MixTypeMeasure { Kld = r.MeanKld, LnPplRatio = r.LnPplRatio, LnPplRatioError = r.LnPplRatioError, Tokens = r.Count };
+        }
+    }
+
+    /// <summary>
+    /// Each candidate type's perplexity cost per unit of KL-divergence, relative to the pooled ratio r̄ = Σ ln-ratio ÷
+    /// Σ KLD over the types whose perplexity change is measurable (more than two standard errors):
+    /// r_T = ln(PPL_T/PPL)/KLD_T from the type calibration, shrunk towards r̄ by the signal-to-noise of its
+    /// perplexity change (weight max(0, 1 − (2/z)²), z = ln-ratio ÷ its standard error; types whose perplexity change
+    /// is within two standard errors of zero get r̄), then f_T = r_T/r̄ clamped to [0.5, 2]. Predicted losses are
+    /// multiplied by f_T, so a type whose KL-divergence gains do not show in perplexity (on this model IQ4_K against
+    /// IQ4_KS) is valued by what it buys. Empty when there is no type calibration.
+    /// </summary>
+    public static Dictionary<GgmlType, double> TypeFactors(MixAnalysis analysis)
+    {
+        var f = new Dictionary<GgmlType, double>();
+        var m = analysis.TypeMeasures;
+        if (m is null || m.Count == 0) return f;
+        double Z(MixTypeMeasure x) => x.LnPplRatioError > 0 ? x.LnPplRatio / x.LnPplRatioError : 0;
+        var strong = m.Values.Where(x => x.Kld > 0 && Z(x) > 2).ToList();
+        if (strong.Count == 0) return f;
+        double pooled = strong.Sum(x => x.LnPplRatio) / strong.Sum(x => x.Kld);
+        if (!(pooled > 0)) return f;
+        foreach (var (type, x) in m)
+        {
+            double w = Z(x) > 2 ? 1 - 4 / (Z(x) * Z(x)) : 0;
+            double r = x.Kld > 0 ? x.LnPplRatio / x.Kld : pooled;
+            f[type] = Math.Clamp((pooled + w * (r - pooled)) / pooled, 0.5, 2.0);
+        }
+        return f;
     }
 
     /// <summary>
@@ -485,6 +566,7 @@ public static class MixPlanner
             : (long)Math.Floor(budget.Value * elements / 8.0 + 1e-9);
         long Cost(long bytes) => fileBudget ? GgufSize.Pad(bytes) : bytes;
 
+        var typeFactors = TypeFactors(analysis);
         var items = new List<TensorPlanItem?>(new TensorPlanItem?[file.Tensors.Count]);
         long fixedBytes = 0;
         var solveIdx = new List<int>();
@@ -513,6 +595,12 @@ public static class MixPlanner
                 throw new MixPlanException("AnalysisMismatch", $"The analysis has no measurements for '{t.Name}'.");
             solveIdx.Add(i);
             var pl = PredictLoss(ta);
+            if (typeFactors.Count > 0)
+            {
+                for (int k = 0; k < pl.Loss.Length; k++)
+                    if (typeFactors.TryGetValue(ta.Candidates[k].Type, out double tf)) pl.Loss[k] *= tf;
+                pl = (pl.Loss, pl.Model + "; × the type's perplexity per unit KLD");
+            }
             losses.Add(pl);
             options.Add(ta.Candidates.Select((c, k) => new MixOption(Cost(c.Bytes), pl.Loss[k])).ToArray());
         }

@@ -61,6 +61,7 @@ public sealed partial class ConvertToIQuantCommand
             calibration = new MixCalibration
             {
                 Tokens = tokens, TextId = Convert.ToHexString(SHA256.HashData(bytes)), Chunks = CalibrationChunks, Context = CalibrationContext,
+                TypeChunks = TypeCalibrationChunks,
                 ProbeTypes = probeTypes,
             };
             WriteVerbose($"Calibration: {tokens.Count} tokens of {calibrationFile}; {CalibrationChunks} chunks of {CalibrationContext} per probe");

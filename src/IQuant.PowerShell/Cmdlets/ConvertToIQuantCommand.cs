@@ -68,6 +68,12 @@ public sealed partial class ConvertToIQuantCommand : PSCmdlet
     [ValidateRange(1, 10000)]
     public int CalibrationChunks { get; set; } = MixCalibrationDefaults.Chunks;
 
+    /// <summary>Automatic mix: calibration chunks for the type calibration (0 = off).</summary>
+    [Parameter(ParameterSetName = "TargetBpw")]
+    [Parameter(ParameterSetName = "TargetSize")]
+    [ValidateRange(0, 10000)]
+    public int TypeCalibrationChunks { get; set; } = 64;
+
     /// <summary>Automatic mix: chunk length of the calibration probes.</summary>
     [Parameter(ParameterSetName = "TargetBpw")]
     [Parameter(ParameterSetName = "TargetSize")]

@@ -65,3 +65,46 @@ public sealed class ProbeTextTests
         Assert.True(Math.Exp(Nll(a)) < Math.Exp(Nll(random)) / 10, $"sampled PPL {Math.Exp(Nll(a)):F1}, random PPL {Math.Exp(Nll(random)):F1}");
     }
 }
+
+/// <summary>Type calibration: each type's perplexity change per unit of KL-divergence, shrunk by its noise.</summary>
+public sealed class TypeFactorTests
+{
+    private static MixTypeMeasure M(double kld, double ln, double err) => new() { Kld = kld, LnPplRatio = ln, LnPplRatioError = err, Tokens = 1000 };
+
+    [Fact]
+    public void TypeFactors_ScaleByPerplexityPerKld_ShrinkNoisyTypes_AndClamp()
+    {
+        var a = new MixAnalysis
+        {
+            Key = "k", Tensors = [], Sensitivity = "probes",
+            TypeMeasures = new()
+            {
+                [Types.GgmlType.IQ2_KS] = M(0.040, 0.056, 0.0010),     // r = 1.4, z = 56
+                [Types.GgmlType.IQ4_KS] = M(0.0016, 0.0021, 0.0002),   // r = 1.3125, z = 10.5
+                [Types.GgmlType.IQ4_K] = M(0.0013, 0.0025, 0.0002),    // r = 1.923, z = 12.5
+                [Types.GgmlType.Q8_0] = M(0.00002, 0.0001, 0.0001),    // z = 1: noise, gets the pooled ratio
+                [Types.GgmlType.IQ2_K] = M(0.025, 0.035, 0.0010),      // r = 1.4
+                [Types.GgmlType.IQ6_K] = M(0.0002, 0.002, 0.0002),     // r = 10: clamped to 2× the pooled ratio
+            },
+        };
+        var f = MixPlanner.TypeFactors(a);
+        double pooled = (0.056 + 0.0021 + 0.0025 + 0.035 + 0.002) / (0.040 + 0.0016 + 0.0013 + 0.025 + 0.0002);   // Q8_0 (z = 1) left out
+        double Expect(double kld, double ln, double err)
+        {
+            double z = ln / err, w = 1 - 4 / (z * z);
+            return Math.Clamp((pooled + w * (ln / kld - pooled)) / pooled, 0.5, 2.0);
+        }
+        Assert.Equal(Expect(0.0016, 0.0021, 0.0002), f[Types.GgmlType.IQ4_KS], 12);
+        Assert.Equal(Expect(0.0013, 0.0025, 0.0002), f[Types.GgmlType.IQ4_K], 12);
+        Assert.True(f[Types.GgmlType.IQ4_K] > 1.2 * f[Types.GgmlType.IQ4_KS]);
+        Assert.Equal(1.0, f[Types.GgmlType.Q8_0], 12);
+        Assert.Equal(2.0, f[Types.GgmlType.IQ6_K], 12);
+    }
+
+    [Fact]
+    public void TypeFactors_EmptyWithoutTypeCalibration()
+    {
+        var a = new MixAnalysis { Key = "k", Tensors = [], Sensitivity = "probes" };
+        Assert.Empty(MixPlanner.TypeFactors(a));
+    }
+}
