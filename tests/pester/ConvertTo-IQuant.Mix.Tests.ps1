@@ -65,6 +65,10 @@ Describe 'ConvertTo-IQuant automatic mixes' {
         $a = Get-Content $json -Raw | ConvertFrom-Json
         $a.Sensitivity | Should -Be 'probes'
         $a.Tensors.Count | Should -Be 7
+        # The type calibration measured the model at every candidate type; fewer bits, more KL-divergence.
+        @($a.TypeMeasures.PSObject.Properties).Count | Should -Be @($cands).Count
+        $byBits = $cands | Sort-Object { (Get-IQuantType $_).Bpw }
+        $a.TypeMeasures.($byBits[0]).Kld | Should -BeGreaterThan $a.TypeMeasures.($byBits[-1]).Kld
     }
     It 'probes sensitivities on text sampled from the model with -GeneratedCalibration' {
         $json = Join-Path $TestDrive 'generated.json'
@@ -77,6 +81,7 @@ Describe 'ConvertTo-IQuant automatic mixes' {
         $a.Sensitivity | Should -Be 'probes'
         # Lower-bit probes cost more: every tensor's IQ3_KS probe has a larger KL-divergence than its Q8_0 probe.
         foreach ($t in $a.Tensors) { $t.Probes.IQ3_KS | Should -BeGreaterThan $t.Probes.Q8_0 }
+        @($a.TypeMeasures.PSObject.Properties).Count | Should -Be 0     # no type calibration on the model's own samples
     }
     It 'refuses -CalibrationPath together with -GeneratedCalibration' {
         { ConvertTo-IQuant $demo -TargetBpw 5 -CandidateType $cands -GeneratedCalibration -CalibrationPath $demo -WhatIf -ErrorAction Stop } |
