@@ -4,6 +4,18 @@ BeforeAll {
     $shared = if ($env:IQUANT_SHARED) { $env:IQUANT_SHARED } else { Join-Path $PSScriptRoot '../../../shared' }
     $analysis = Join-Path $TestDrive 'analysis.json'
     $cands = 'IQ3_KS', 'IQ4_KS', 'Q8_0'
+    # A probed mix of block 0 only (the rest pinned): 7 tensors × the probe types IQ3_KS and Q8_0. Returns the analysis.
+    function Invoke-ProbedMix([hashtable] $Calibration, [string] $Json) {
+        $p = ConvertTo-IQuant $demo -TargetBpw 5 -CandidateType $cands -TensorType @{ '^(?!blk\.0\.)' = 'IQ4_KS' } @Calibration `
+            -CalibrationChunks 1 -CalibrationContext 64 -ProbeType IQ3_KS, Q8_0 -AnalysisPath $Json -WhatIf
+        $mixed = $p | Where-Object { $_.Name -like 'blk.0.*' -and $_.Quantized }
+        $mixed.Count | Should -Be 7
+        $mixed | ForEach-Object { $_.Reason | Should -BeLike '*probes*KLD*' }
+        $a = Get-Content $Json -Raw | ConvertFrom-Json
+        $a.Sensitivity | Should -Be 'probes'
+        $a.Tensors.Count | Should -Be 7
+        $a
+    }
 }
 
 Describe 'ConvertTo-IQuant automatic mixes' {
@@ -55,30 +67,14 @@ Describe 'ConvertTo-IQuant automatic mixes' {
         $src = Join-Path $shared 'models/calibration.txt'
         if (Test-Path $src) { Set-Content -LiteralPath $calib -Value ((Get-Content -Raw $src).Substring(0, 4000)) }
         else { Set-Content -LiteralPath $calib -Value ((1..100 | ForEach-Object { "And the LORD spoke unto Moses, saying. $_" }) -join "`n") }
-        # Only block 0 is left to the mix (the rest is pinned), so there are 7 tensors × 2 probe types to evaluate.
-        $json = Join-Path $TestDrive 'probed.json'
-        $p = ConvertTo-IQuant $demo -TargetBpw 5 -CandidateType $cands -TensorType @{ '^(?!blk\.0\.)' = 'IQ4_KS' } -CalibrationPath $calib `
-            -CalibrationChunks 1 -CalibrationContext 64 -ProbeType IQ3_KS, Q8_0 -AnalysisPath $json -WhatIf
-        $mixed = $p | Where-Object { $_.Name -like 'blk.0.*' -and $_.Quantized }
-        $mixed.Count | Should -Be 7
-        $mixed | ForEach-Object { $_.Reason | Should -BeLike '*probes*KLD*' }
-        $a = Get-Content $json -Raw | ConvertFrom-Json
-        $a.Sensitivity | Should -Be 'probes'
-        $a.Tensors.Count | Should -Be 7
+        $a = Invoke-ProbedMix @{ CalibrationPath = $calib } (Join-Path $TestDrive 'probed.json')
         # The type calibration measured the model at every candidate type; fewer bits, more KL-divergence.
         @($a.TypeMeasures.PSObject.Properties).Count | Should -Be @($cands).Count
         $byBits = $cands | Sort-Object { (Get-IQuantType $_).Bpw }
         $a.TypeMeasures.($byBits[0]).Kld | Should -BeGreaterThan $a.TypeMeasures.($byBits[-1]).Kld
     }
     It 'probes sensitivities on text sampled from the model with -GeneratedCalibration' {
-        $json = Join-Path $TestDrive 'generated.json'
-        $p = ConvertTo-IQuant $demo -TargetBpw 5 -CandidateType $cands -TensorType @{ '^(?!blk\.0\.)' = 'IQ4_KS' } -GeneratedCalibration `
-            -CalibrationChunks 1 -CalibrationContext 64 -ProbeType IQ3_KS, Q8_0 -AnalysisPath $json -WhatIf
-        $mixed = $p | Where-Object { $_.Name -like 'blk.0.*' -and $_.Quantized }
-        $mixed.Count | Should -Be 7
-        $mixed | ForEach-Object { $_.Reason | Should -BeLike '*probes*KLD*' }
-        $a = Get-Content $json -Raw | ConvertFrom-Json
-        $a.Sensitivity | Should -Be 'probes'
+        $a = Invoke-ProbedMix @{ GeneratedCalibration = $true } (Join-Path $TestDrive 'generated.json')
         # Lower-bit probes cost more: every tensor's IQ3_KS probe has a larger KL-divergence than its Q8_0 probe.
         foreach ($t in $a.Tensors) { $t.Probes.IQ3_KS | Should -BeGreaterThan $t.Probes.Q8_0 }
         @($a.TypeMeasures.PSObject.Properties).Count | Should -Be 0     # no type calibration on the model's own samples
