@@ -17,6 +17,7 @@ internal static unsafe class AttentionKernels
     /// <summary>Positions per converted tile on the scalar f16 path.</summary>
     public const int Tile = 64;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ScoresF32(ReadOnlySpan<float> q, ReadOnlySpan<float> K, Span<float> scores, int hd, float scale, bool simd)
     {
         int n = scores.Length;
@@ -29,6 +30,7 @@ internal static unsafe class AttentionKernels
         for (int j = 0; j < n; j++) scores[j] = TensorPrimitives.Dot(q, K.Slice(j * hd, hd)) * scale;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ScoresF16(ReadOnlySpan<float> q, ReadOnlySpan<Half> K, Span<float> scores, int hd, float scale, bool simd, float[] tile)
     {
         int n = scores.Length;
@@ -47,6 +49,7 @@ internal static unsafe class AttentionKernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WeightedSumF32(ReadOnlySpan<float> p, ReadOnlySpan<float> V, Span<float> output, int hd, bool simd)
     {
         output.Clear();
@@ -65,6 +68,7 @@ internal static unsafe class AttentionKernels
         for (int j = 0; j < n; j++) TensorPrimitives.MultiplyAdd(V.Slice(j * hd, hd), p[j], output, output);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WeightedSumF16(ReadOnlySpan<float> p, ReadOnlySpan<Half> V, Span<float> output, int hd, bool simd, float[] tile)
     {
         output.Clear();

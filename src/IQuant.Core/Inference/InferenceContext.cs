@@ -227,6 +227,7 @@ public sealed unsafe class InferenceContext : IDisposable
     }
 
     /// <summary>g = silu(g) · u, in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SwiGlu(Span<float> g, ReadOnlySpan<float> u)
     {
         // silu(x) = x / (1 + e^-x); processed in slices so the temporary fits on the stack.
@@ -243,6 +244,7 @@ public sealed unsafe class InferenceContext : IDisposable
     }
 
     /// <summary>RMSNorm as ggml computes it: x · 1/sqrt(mean(x²) + eps), then × w.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> w, Span<float> dst, float eps)
     {
         double sum = 0;

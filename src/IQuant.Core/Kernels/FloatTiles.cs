@@ -11,6 +11,7 @@ namespace IQuant.Core.Kernels;
 internal static unsafe class FloatTiles
 {
     /// <summary>y[v*ldy + r] for 4 rows w[0..3] (each n floats) × 2 activation rows x, x + ldx.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile4x2Avx2(float** w, float* x, long ldx, int n, float* y, long ldy, int nRows)
     {
         var a00 = Vector256<float>.Zero; var a10 = a00; var a20 = a00; var a30 = a00;
@@ -35,6 +36,7 @@ internal static unsafe class FloatTiles
     }
 
     /// <summary>As <see cref="Tile4x2Avx2"/> for 1 activation row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile4x1Avx2(float** w, float* x, int n, float* y, int nRows)
     {
         var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
@@ -59,6 +61,7 @@ internal static unsafe class FloatTiles
     private static float HSum512(Vector512<float> v) => RowDots.HSum(Avx.Add(v.GetLower(), v.GetUpper()));
 
     /// <summary>4 weight rows × 4 activation rows with 512-bit vectors (16 accumulators in the 32 EVEX registers).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile4x4Avx512(float** w, float* x, long ldx, int n, float* y, long ldy, int nRows)
     {
         var z = Vector512<float>.Zero;

@@ -47,6 +47,7 @@ public static unsafe class Q8Activations
         fixed (float* px = x) fixed (byte* pd = dst) QuantizeQ80(px, x.Length / 32, pd, SimdPolicy.Current);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void QuantizeQ8K(float* x, int nBlocks, byte* dst, SimdLevel level)
     {
         for (int b = 0; b < nBlocks; b++, x += 256, dst += Q8KBlockBytes)
@@ -95,6 +96,7 @@ public static unsafe class Q8Activations
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void QuantizeQ80(float* x, int nBlocks, byte* dst, SimdLevel level)
     {
         float* ds = (float*)dst;

@@ -85,6 +85,7 @@ internal static unsafe class RowDots
     }
 
     /// <summary>Eight weight rows (byte offsets <paramref name="rowOff"/> from <paramref name="w0"/>) × one activation row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows8Vec<TB, TV>(byte* w0, Vector256<int> rowOff, byte* a, int nBlocks, float* res, byte* prefetch, long prefetchBytes)
         where TB : struct, IBlock32 where TV : struct, IFlag
     {
@@ -209,6 +210,7 @@ internal static unsafe class RowDots
         return s;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F32Avx2(float* w, float* x, int n)
     {
         var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
@@ -226,6 +228,7 @@ internal static unsafe class RowDots
         return s;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F32Avx512(float* w, float* x, int n)
     {
         var a0 = Vector512<float>.Zero; var a1 = a0;
@@ -270,6 +273,7 @@ internal static unsafe class RowDots
         return Avx2.Or(r, Avx2.ShiftLeftLogical(Avx2.And(w, Vector256.Create(0x8000)), 16)).AsSingle();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F16Avx2(ushort* w, float* x, int n)
     {
         var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
@@ -300,6 +304,7 @@ internal static unsafe class RowDots
         return Avx512F.Or(r, Avx512F.ShiftLeftLogical(Avx512F.And(w, Vector512.Create(0x8000)), 16)).AsSingle();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float F16Avx512(ushort* w, float* x, int n)
     {
         var a0 = Vector512<float>.Zero; var a1 = a0;
@@ -318,6 +323,7 @@ internal static unsafe class RowDots
     }
 
     /// <summary>Converts n fp16 values to f32 (used to reuse an F16 row across several activation rows).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void F16ToF32(ushort* w, float* dst, int n, SimdLevel level)
     {
         int i = 0;
