@@ -32,24 +32,14 @@ public static class CpuTimeReport
         var types = args.Length > 0 ? args[0].Split(',') : ["IQ2_K", "IQ2_KS", "IQ3_K", "IQ3_KS", "IQ4_K", "IQ4_KS", "IQ5_K", "IQ5_KS", "IQ6_K", "Q8_0", "Q4_K", "Q6_K", "IQ4_NL"];
         int rows = args.Length > 1 ? int.Parse(args[1]) : 256;
         const int cols = 4096;
-        var rng = new Random(20261127);
-        var x = new float[rows * cols];
-        for (int i = 0; i < x.Length; i++)
-        {
-            double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
-            x[i] = (float)(0.02 * Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
-        }
-        var im = new float[cols];
-        for (int j = 0; j < cols; j++) im[j] = (float)(0.1 + 2 * rng.NextDouble());
+        var (x, im) = BenchInputs.Weights(rows, cols);
         double mb = x.Length * 4.0 / 1e6;
         Console.WriteLine($"per-thread CPU time, {rows} x {cols} N(0,0.02) f32 ({mb:F2} MB); MB/s of f32 data; hardware SIMD level {SimdPolicy.Hardware}");
         Console.WriteLine("| type | level | quantize | quantize (imatrix) | dequantize |");
         Console.WriteLine("|---|---|---:|---:|---:|");
         foreach (var name in types)
         {
-            var parts = name.Split('-', 2);
-            var type = TypeTable.Parse(parts[0]).Type;
-            var codec = (parts.Length == 2 ? Codecs.TryGet(type, parts[1]) : Codecs.TryGet(type)) ?? throw new NotSupportedException(name);
+            var codec = BenchInputs.Codec(name);
             var y = new byte[rows * codec.Info.RowSize(cols)];
             var z = new float[x.Length];
             bool takesIm = codec.Info.Kind == TypeKind.Quantized && codec.Type != GgmlType.Q8_0;
@@ -85,24 +75,14 @@ public static class ThroughputReport
         int rows = args.Length > 1 ? int.Parse(args[1]) : 4096;
         int threads = args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount;
         const int cols = 4096;
-        var rng = new Random(20261127);
-        var x = new float[(long)rows * cols];
-        for (long i = 0; i < x.Length; i++)
-        {
-            double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
-            x[i] = (float)(0.02 * Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
-        }
-        var im = new float[cols];
-        for (int j = 0; j < cols; j++) im[j] = (float)(0.1 + 2 * rng.NextDouble());
+        var (x, im) = BenchInputs.Weights(rows, cols);
         double mb = x.Length * 4.0 / 1e6;
         Console.WriteLine($"wall clock, {rows} x {cols} N(0,0.02) f32 ({mb:F0} MB), {threads} threads, SIMD level {SimdPolicy.Hardware}");
         Console.WriteLine("| type | quantize MB/s | quantize (imatrix) MB/s | dequantize GB/s |");
         Console.WriteLine("|---|---:|---:|---:|");
         foreach (var name in types)
         {
-            var parts = name.Split('-', 2);
-            var type = TypeTable.Parse(parts[0]).Type;
-            var codec = (parts.Length == 2 ? Codecs.TryGet(type, parts[1]) : Codecs.TryGet(type)) ?? throw new NotSupportedException(name);
+            var codec = BenchInputs.Codec(name);
             var y = new byte[rows * codec.Info.RowSize(cols)];
             var z = new float[x.Length];
             RowQuantizer.Quantize(codec, x.AsSpan(0, 64 * cols), cols, [], y, threads); // warm up (JIT)
@@ -118,5 +98,31 @@ public static class ThroughputReport
             double d = 5 * mb / 1000 / sw.Elapsed.TotalSeconds;
             Console.WriteLine($"| {name} | {q:F1} | {qi:F1} | {d:F2} |");
         }
+    }
+}
+
+/// <summary>Inputs shared by the throughput reports.</summary>
+internal static class BenchInputs
+{
+    /// <summary>rows × cols N(0, 0.02) weights and an importance vector in [0.1, 2.1), fixed seed.</summary>
+    public static (float[] X, float[] Imatrix) Weights(int rows, int cols)
+    {
+        var rng = new Random(20261127);
+        var x = new float[(long)rows * cols];
+        for (long i = 0; i < x.Length; i++) x[i] = (float)(0.02 * Gaussian(rng));
+        var im = new float[cols];
+        for (int j = 0; j < cols; j++) im[j] = (float)(0.1 + 2 * rng.NextDouble());
+        return (x, im);
+    }
+
+    /// <summary>A standard normal deviate (Box–Muller).</summary>
+    public static double Gaussian(Random rng) => Math.Sqrt(-2 * Math.Log(1.0 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble());
+
+    /// <summary>The codec of "TYPE" or "TYPE-variant" (e.g. iq2_ks-scalar).</summary>
+    public static QuantCodec Codec(string name)
+    {
+        var parts = name.Split('-', 2);
+        var type = TypeTable.Parse(parts[0]).Type;
+        return (parts.Length == 2 ? Codecs.TryGet(type, parts[1]) : Codecs.TryGet(type)) ?? throw new NotSupportedException(name);
     }
 }

@@ -34,7 +34,7 @@ internal static unsafe class MatVecQuick
                 // Weights like a model's (N(0, 0.02), so ~0.2 % subnormal halves) instead of random bit patterns.
                 var h = new Span<ushort>(w, checked((int)(bytes / 2)));
                 for (int i = 0; i < h.Length; i++)
-                    h[i] = BitConverter.HalfToUInt16Bits((Half)(0.02 * Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble())));
+                    h[i] = BitConverter.HalfToUInt16Bits((Half)(0.02 * BenchInputs.Gaussian(rng)));
             }
             for (int r = 0; r < rows; r++)
             {

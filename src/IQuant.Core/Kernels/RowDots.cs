@@ -91,7 +91,8 @@ internal static unsafe class RowDots
     {
         // While this tile is computed, the next one (contiguous rows, prefetchBytes from prefetch) is fetched line by
         // line in step with the blocks: eight interleaved row streams alone are served worse from DRAM than one.
-        long pfLines = (prefetchBytes + 63) >> 6, pfDone = 0;
+        // Bresenham step: pfLines lines over nBlocks blocks without a division per block.
+        long pfLines = (prefetchBytes + 63) >> 6, pfDone = 0, pfAcc = 0;
         var acc = Vector256<float>.Zero;
         float* da = (float*)a;
         sbyte* qa = (sbyte*)(a + Q8Activations.Q80Qs(nBlocks));
@@ -107,7 +108,7 @@ internal static unsafe class RowDots
             var t = Reduce8(LaneDot<TV>(Avx2.Abs(v0), v0, q), LaneDot<TV>(Avx2.Abs(v1), v1, q), LaneDot<TV>(Avx2.Abs(v2), v2, q), LaneDot<TV>(Avx2.Abs(v3), v3, q),
                             LaneDot<TV>(Avx2.Abs(v4), v4, q), LaneDot<TV>(Avx2.Abs(v5), v5, q), LaneDot<TV>(Avx2.Abs(v6), v6, q), LaneDot<TV>(Avx2.Abs(v7), v7, q));
             if (prefetch != null)
-                for (long end = pfLines * (b + 1) / nBlocks; pfDone < end; pfDone++) Sse.Prefetch0(prefetch + (pfDone << 6));
+                for (pfAcc += pfLines; pfAcc >= nBlocks; pfAcc -= nBlocks, pfDone++) Sse.Prefetch0(prefetch + (pfDone << 6));
             var fw = HalfToSingle(Avx2.And(Avx2.GatherVector256((int*)blk, rowOff, 1), mask));
             var f = Avx.Multiply(fw, Vector256.Create(da[b]));
             acc = Avx.Add(acc, Avx.Multiply(f, Avx.ConvertToVector256Single(t)));

@@ -39,7 +39,7 @@ public sealed partial class ConvertToIQuantCommand
         if (GeneratedCalibration && CalibrationPath is not null)
         {
             ThrowTerminatingError(new ErrorRecord(new ArgumentException("Give either -CalibrationPath or -GeneratedCalibration, not both."),
-                "CalibrationConflict", ErrorCategory.InvalidArgument, null));
+                "CalibrationConflict", ErrorCategory.InvalidArgument, CalibrationPath));
             return null;
         }
         if (GeneratedCalibration)
